@@ -1,0 +1,3 @@
+from hotline_api.cli import main
+
+main()

@@ -1,0 +1,80 @@
+"""create_app(): routers, middleware, error handlers, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline_api.audit.router import router as audit_router
+from hotline_api.auth.router import auth_router, users_router
+from hotline_api.config import Settings, get_settings
+from hotline_api.db.migrate import head_revision
+from hotline_api.db.session import make_engine, make_sessionmaker
+from hotline_api.errors import install_error_handlers
+from hotline_api.observability import RequestContextMiddleware
+from hotline_api.ops.router import router as ops_router
+from hotline_api.privacy.crypto import Keyring
+from hotline_api.privacy.keys import check_keys, load_or_create_keyring
+from hotline_api.reference.router import router as reference_router
+
+logger = logging.getLogger(__name__)
+
+# Routes that answer without a credential. tests/auth/test_deny_by_default.py walks every other route.
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/api/v1/auth/login", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+)
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: AsyncEngine | None = None, keyring: Keyring | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        if engine is None:
+            if not settings.database_url:
+                raise RuntimeError(
+                    "HOTLINE_DATABASE_URL is not set (`hotline-api serve` sets it for the embedded database)"
+                )
+            app.state.engine = make_engine(settings.database_url, settings)
+        else:
+            app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        if keyring is None:
+            app.state.keyring, _ = load_or_create_keyring(settings)
+        else:
+            app.state.keyring = keyring
+        # refuse to serve with keys that cannot read the stored data
+        async with app.state.sessionmaker() as session:
+            await check_keys(session, app.state.keyring)
+            await session.commit()
+        try:
+            yield
+        finally:
+            if own_engine:
+                await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="hotline-api",
+        summary="Contact-centre backend of Vietnam's national anti-trafficking hotline (111, 1800 1567)",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.head_revision = head_revision()
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    for router in (ops_router, auth_router, users_router, reference_router, audit_router):
+        app.include_router(router)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For uvicorn --factory (worker processes)."""
+    return create_app()

@@ -1,0 +1,283 @@
+"""The ``hotline-api`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from hotline_api.config import Settings, get_settings
+
+cli = typer.Typer(
+    help="hotline-api: the contact-centre backend of the 111 / 1800 1567 hotline.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+audit_cli = typer.Typer(help="The audit log.", no_args_is_help=True)
+cli.add_typer(audit_cli, name="audit")
+out = Console()
+err = Console(stderr=True)
+
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="data folder (HOTLINE_DATA_DIR)")]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    settings = get_settings()
+    if data_dir is not None:
+        os.environ["HOTLINE_DATA_DIR"] = str(data_dir)
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    return settings
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[Settings]:
+    """Settings with a database_url: the configured server, or the embedded one (started if need be)."""
+    if not settings.embedded:
+        yield settings
+        return
+    from hotline_api.db.embedded import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_user)
+    embedded.acquire()
+    try:
+        embedded.ensure_database("hotline")
+        url = embedded.url("hotline")
+        # worker processes and child commands find the same server
+        os.environ["HOTLINE_DATABASE_URL"] = url
+        yield settings.model_copy(update={"database_url": url})
+    finally:
+        embedded.release()
+
+
+async def _bootstrap(settings: Settings) -> str | None:
+    """Check the keys against the data; create the first admin when there is no user at all."""
+    from hotline_api.audit import service as audit
+    from hotline_api.auth import service as auth
+    from hotline_api.auth.schemas import UserCreate
+    from hotline_api.db.session import make_engine, make_sessionmaker
+    from hotline_api.privacy.keys import check_keys, load_or_create_keyring
+
+    assert settings.database_url
+    keyring, _ = load_or_create_keyring(settings)
+    engine = make_engine(settings.database_url, settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            await check_keys(session, keyring)
+            password = None
+            if await auth.count_users(session) == 0:
+                user, password = await auth.create_user(
+                    session,
+                    UserCreate(
+                        username="admin",
+                        display_name="Quản trị viên",
+                        roles=["admin"],
+                        home_switchboard="hanoi",
+                    ),
+                )
+                await audit.record(
+                    session,
+                    audit.Actor("system:serve"),
+                    "create",
+                    "user",
+                    user.id,
+                    {"roles": ["admin"], "bootstrap": True},
+                )
+            await session.commit()
+            return password
+    finally:
+        await engine.dispose()
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on (HOTLINE_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (HOTLINE_PORT)")] = None,
+    workers: Annotated[int | None, typer.Option(help="service processes (HOTLINE_WORKERS)")] = None,
+    migrate: Annotated[
+        bool | None,
+        typer.Option("--migrate/--no-migrate", help="migrate the database first (HOTLINE_MIGRATE_ON_START)"),
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Run the service. Without HOTLINE_DATABASE_URL it starts an embedded PostgreSQL in the data folder."""
+    import uvicorn
+
+    from hotline_api.app import create_app
+    from hotline_api.db import migrate as migrations
+    from hotline_api.observability import configure_logging
+    from hotline_api.privacy.keys import load_or_create_keyring
+
+    started = time.monotonic()
+    settings = _settings(data_dir)
+    configure_logging(settings.log_level)
+    host = host or settings.host
+    port = port or settings.port
+    workers = workers or settings.workers
+    do_migrate = settings.migrate_on_start if migrate is None else migrate
+
+    _, created = load_or_create_keyring(settings)
+    if created is not None:
+        err.print(
+            f"[bold yellow]Encryption keys were created in {created}.[/] They are the only way to read the "
+            "personal data this service stores: back the file up somewhere safe now (docs/keys.md). "
+            "Losing it loses the records."
+        )
+    with database(settings) as settings:
+        assert settings.database_url
+        if do_migrate:
+            migrations.upgrade(settings.database_url)
+        password = asyncio.run(_bootstrap(settings))
+        if password:
+            out.print(
+                "[bold]The first admin was created.[/] User name: [bold]admin[/]  one-time password: "
+                f"[bold]{password}[/]\nIt is shown only this once: sign in and change it."
+            )
+        out.print(
+            f"hotline-api ready to listen on http://{host}:{port} "
+            f"(prepared in {time.monotonic() - started:.1f} s)"
+        )
+        common = dict(
+            host=host,
+            port=port,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+        )
+        if workers > 1:
+            uvicorn.run("hotline_api.app:app_factory", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+        else:
+            uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+
+
+@cli.command()
+def migrate(data_dir: DataDirOpt = None) -> None:
+    """Bring the database schema to the newest revision."""
+    from hotline_api.db import migrate as migrations
+
+    with database(_settings(data_dir)) as settings:
+        assert settings.database_url
+        migrations.upgrade(settings.database_url)
+        out.print(f"database at revision {migrations.head_revision()}")
+
+
+@cli.command("create-user")
+def create_user(
+    username: Annotated[str, typer.Option(help="sign-in name: lower-case letters, digits, . _ -")],
+    display_name: Annotated[str, typer.Option(help="the person's name as colleagues know it")],
+    role: Annotated[
+        list[str],
+        typer.Option(help="counsellor, supervisor, national_supervisor, analyst, admin; repeat for several"),
+    ],
+    switchboard: Annotated[str, typer.Option(help="home switchboard: hanoi, danang, angiang")] = "hanoi",
+    extension: Annotated[
+        list[str] | None,
+        typer.Option(help="SWITCHBOARD=DIAL_TARGET, e.g. hanoi=PJSIP/1012; repeat for several"),
+    ] = None,
+    language: Annotated[
+        list[str] | None, typer.Option(help="languages counselled in (ISO 639), default vi")
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Create a user and print their one-time password."""
+    from pydantic import ValidationError
+
+    from hotline_api.auth.schemas import ExtensionIn, UserCreate
+    from hotline_api.errors import HotlineError
+
+    try:
+        exts = []
+        for item in extension or []:
+            board, sep, target = item.partition("=")
+            if not sep:
+                raise typer.BadParameter(f"{item!r}: write SWITCHBOARD=DIAL_TARGET", param_hint="--extension")
+            exts.append(ExtensionIn(switchboard=board, extension=target))
+        data = UserCreate(
+            username=username,
+            display_name=display_name,
+            roles=role,
+            home_switchboard=switchboard,
+            extensions=exts,
+            languages=language or ["vi"],
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        err.print(f"[red]{'.'.join(str(p) for p in first['loc'])}: {first['msg']}[/]")
+        raise typer.Exit(2) from None
+
+    async def run(settings: Settings) -> str | None:
+        from hotline_api.audit import service as audit
+        from hotline_api.auth import service as auth
+        from hotline_api.db.session import make_engine, make_sessionmaker
+
+        assert settings.database_url
+        engine = make_engine(settings.database_url, settings)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                user, password = await auth.create_user(session, data)
+                await audit.record(
+                    session,
+                    audit.Actor("system:cli"),
+                    "create",
+                    "user",
+                    user.id,
+                    {"roles": data.roles, "home_switchboard": data.home_switchboard},
+                )
+                await session.commit()
+                return password
+        finally:
+            await engine.dispose()
+
+    with database(_settings(data_dir)) as settings:
+        try:
+            password = asyncio.run(run(settings))
+        except HotlineError as exc:
+            err.print(f"[red]{exc.message}[/]")
+            raise typer.Exit(1) from None
+    out.print(f"user {username!r} created.")
+    if password:
+        out.print(f"one-time password (shown once): [bold]{password}[/]")
+
+
+@audit_cli.command("verify")
+def audit_verify(data_dir: DataDirOpt = None) -> None:
+    """Recompute the audit log's hash chain; exit 1 when an entry was altered or removed."""
+    from hotline_api.audit import service as audit
+    from hotline_api.db.session import make_engine, make_sessionmaker
+
+    async def run(settings: Settings) -> audit.VerifyResult:
+        assert settings.database_url
+        engine = make_engine(settings.database_url, settings)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await audit.verify_chain(session)
+        finally:
+            await engine.dispose()
+
+    with database(_settings(data_dir)) as settings:
+        result = asyncio.run(run(settings))
+    if result.ok:
+        out.print(f"audit log intact: {result.entries} entries")
+    else:
+        err.print(f"[red]audit log broken at entry {result.first_bad_id}: {result.problem}[/]")
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Settings, read from the environment (prefix ``HOTLINE_``) and an optional ``.env`` file.
+
+Every setting is listed with its meaning in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Where the embedded database and the generated keys live when nothing is configured.
+
+    Root gets the system location (the PostgreSQL user must be able to reach it, and root's home is
+    closed to others); anyone else gets their own XDG data folder.
+    """
+    if os.name == "posix" and os.geteuid() == 0:
+        return Path("/var/lib/hotline-api")
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "hotline-api"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", env_file=".env", extra="ignore")
+
+    # Database. Unset: an embedded PostgreSQL is started in data_dir/postgres.
+    database_url: str | None = None
+    data_dir: Path = Field(default_factory=default_data_dir)
+    embedded_pg_user: str = "hotline-pg"
+    migrate_on_start: bool = True
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "info"
+    # Peers whose X-Forwarded-For is believed (a reverse proxy); empty: none.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    # A bearer token Prometheus may use for /metrics; unset, only admins' tokens are accepted.
+    metrics_token: SecretStr | None = None
+
+    # Personal-data protection. Unset: keys are created once in data_dir/keys/.
+    # encryption_keys: "kid1:base64key,kid2:base64key"; the active key encrypts, all decrypt.
+    encryption_keys: SecretStr | None = None
+    active_key_id: str | None = None
+    hash_key: SecretStr | None = None
+
+    # Sessions and login throttling
+    token_ttl_hours: int = 12
+    login_max_failures_per_user: int = 5
+    login_max_failures_per_address: int = 20
+    login_failure_window_minutes: int = 15
+    # Cookies are always Secure; browsers accept them on http://localhost.
+    cookie_name: str = "hotline_session"
+    csrf_cookie_name: str = "hotline_csrf"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

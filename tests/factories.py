@@ -1,0 +1,72 @@
+"""Small factories for test data."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline_api.auth import passwords
+from hotline_api.auth import service as auth
+from hotline_api.auth.models import User, UserExtension, UserRole
+from hotline_api.config import Settings
+from hotline_api.privacy.crypto import Keyring
+
+PASSWORD = "mật-khẩu-thử-nghiệm-2026"
+# hashed once: Argon2 is slow on purpose
+_PASSWORD_HASH = passwords.hash_password(PASSWORD)
+
+KEYRING = Keyring(
+    keys={"test-2026a": bytes(range(32)), "test-2026b": bytes(range(1, 33))},
+    active_key_id="test-2026b",
+    hash_key=bytes(range(2, 34)),
+)
+
+_seq = itertools.count(1)
+
+
+@dataclass
+class SignedIn:
+    user: User
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def make_user(
+    session: AsyncSession,
+    *roles: str,
+    switchboard: str = "hanoi",
+    username: str | None = None,
+    extension: str | None = None,
+    active: bool = True,
+) -> User:
+    n = next(_seq)
+    user = User(
+        username=username or f"user{n}",
+        display_name=f"Nguyễn Văn Thử {n}",
+        password_hash=_PASSWORD_HASH,
+        home_switchboard=switchboard,
+        languages=["vi"],
+        is_active=active,
+        roles=[UserRole(role=r) for r in (roles or ("counsellor",))],
+        extensions=[UserExtension(switchboard_code=switchboard, extension=extension)] if extension else [],
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def signed_in(session: AsyncSession, *roles: str, switchboard: str = "hanoi") -> SignedIn:
+    user = await make_user(session, *roles, switchboard=switchboard)
+    token, _ = await auth.issue_token(session, user, Settings(_env_file=None), "127.0.0.1")  # type: ignore[call-arg]
+    await session.flush()
+    return SignedIn(user=user, token=token)
+
+
+async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
+    return await client.post("/api/v1/auth/login", json={"username": username, "password": password})
