@@ -72,7 +72,7 @@ def keyring() -> Keyring:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, data_dir=Path("/nonexistent-test-data"), _env_file=None)  # type: ignore[call-arg]
+    return Settings(database_url=database_url, data_dir=Path("/nonexistent-test-data"), _env_file=None)
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,7 @@ async def make_user(
 
 async def signed_in(session: AsyncSession, *roles: str, switchboard: str = "hanoi") -> SignedIn:
     user = await make_user(session, *roles, switchboard=switchboard)
-    token, _ = await auth.issue_token(session, user, Settings(_env_file=None), "127.0.0.1")  # type: ignore[call-arg]
+    token, _ = await auth.issue_token(session, user, Settings(_env_file=None), "127.0.0.1")
     await session.flush()
     return SignedIn(user=user, token=token)
 
