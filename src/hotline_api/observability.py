@@ -93,7 +93,9 @@ class RequestContextMiddleware:
                 break
         docs = scope["path"] in _DOCS_PATHS
         rid = incoming if incoming and _REQUEST_ID_OK.match(incoming) else secrets.token_hex(8)
-        token = _request_id.set(rid)
+        # not reset afterwards: each request runs in its own task (its own context), and the
+        # outermost error handler still needs the id to log an unexpected error
+        _request_id.set(rid)
         started = time.perf_counter()
         status = 500
 
@@ -127,4 +129,3 @@ class RequestContextMiddleware:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
-            _request_id.reset(token)
