@@ -120,7 +120,7 @@ async def check_keys(session: AsyncSession, keyring: Keyring) -> None:
             if row.check_value != keyring.hash_key_check():
                 problems.append("the hash key differs from the one that hashed the stored data")
         elif row.key_id not in keyring.keys:
-            problems.append(f"encryption key {row.key_id!r} sealed stored data but is not configured")
+            problems.append(f"encryption key {row.key_id!r} has sealed data here but is not configured")
         else:
             try:
                 ok = keyring.decrypt_bytes(row.check_value, _CHECK_CONTEXT) == _CHECK_TEXT.encode()
