@@ -70,3 +70,35 @@ async def signed_in(session: AsyncSession, *roles: str, switchboard: str = "hano
 
 async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
     return await client.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
+# ---- switchboards ------------------------------------------------------------------------------
+
+
+async def switchboard_secret(session: AsyncSession, switchboard: str = "hanoi", label: str = "test") -> str:
+    from hotline_api.telephony import credentials
+
+    _, secret = await credentials.issue(session, KEYRING, switchboard, label, "system:test")
+    await session.flush()
+    return secret
+
+
+def basic_auth(switchboard: str, secret: str) -> dict[str, str]:
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(f"{switchboard}:{secret}".encode()).decode()}
+
+
+def signed(secret: str, body: bytes, msg_id: str = "msg_1", timestamp: int | None = None) -> dict[str, str]:
+    """Standard Webhooks headers for ``body``."""
+    import base64
+    import hashlib
+    import hmac
+    import time
+
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    sig = base64.b64encode(
+        hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    ).decode()
+    return {"webhook-id": msg_id, "webhook-timestamp": stamp, "webhook-signature": f"v1,{sig}"}

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline_api.audit.router import router as audit_router
 from hotline_api.auth.router import auth_router, users_router
+from hotline_api.calls.router import router as calls_router
 from hotline_api.config import Settings, get_settings
 from hotline_api.db.migrate import head_revision
 from hotline_api.db.session import make_engine, make_sessionmaker
@@ -20,6 +21,8 @@ from hotline_api.ops.router import router as ops_router
 from hotline_api.privacy.crypto import Keyring
 from hotline_api.privacy.keys import check_keys, load_or_create_keyring
 from hotline_api.reference.router import router as reference_router
+from hotline_api.telephony.router import admin_router as switchboards_router
+from hotline_api.telephony.router import webhooks as webhooks_router
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +73,16 @@ def create_app(
     app.state.head_revision = head_revision()
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    for router in (ops_router, auth_router, users_router, reference_router, audit_router):
+    for router in (
+        ops_router,
+        auth_router,
+        users_router,
+        reference_router,
+        audit_router,
+        webhooks_router,
+        switchboards_router,
+        calls_router,
+    ):
         app.include_router(router)
     return app
 

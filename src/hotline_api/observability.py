@@ -13,7 +13,7 @@ import sys
 import time
 from contextvars import ContextVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,6 +44,20 @@ _SECURITY_HEADERS = (
 )
 # the interactive API docs load their script from a CDN: no CSP there
 _DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+
+
+WEBHOOK_EVENTS = Counter(
+    "hotline_webhook_events_total",
+    "Webhook events received, by switchboard, source and result (stored, duplicate, quarantined)",
+    ["switchboard", "source", "result"],
+    registry=REGISTRY,
+)
+WEBHOOK_LAST_EVENT = Gauge(
+    "hotline_switchboard_last_event_timestamp_seconds",
+    "When this process last stored an event from the switchboard (take the max across processes)",
+    ["switchboard"],
+    registry=REGISTRY,
+)
 
 
 def current_request_id() -> str | None:

@@ -30,5 +30,7 @@ def import_all_models() -> None:
     """Import every models module so that Base.metadata knows every table (Alembic, tests)."""
     from hotline_api.audit import models as _audit  # noqa: F401
     from hotline_api.auth import models as _auth  # noqa: F401
+    from hotline_api.calls import models as _calls  # noqa: F401
     from hotline_api.privacy import models as _privacy  # noqa: F401
     from hotline_api.reference import models as _reference  # noqa: F401
+    from hotline_api.telephony import models as _telephony  # noqa: F401

@@ -118,6 +118,9 @@ class Keyring:
         msg = purpose.encode() + b"\x00" + value.encode("utf-8")
         return hmac.new(self.hash_key, msg, hashlib.sha256).digest()
 
+    def keyed_hash_bytes(self, value: bytes, purpose: str) -> bytes:
+        return hmac.new(self.hash_key, purpose.encode() + b"\x00" + value, hashlib.sha256).digest()
+
     def hash_key_check(self) -> bytes:
         return self.keyed_hash("hotline-api hash key check", "key-check")
 

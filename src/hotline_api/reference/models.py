@@ -5,7 +5,7 @@ Loaded by migration from reference/data/; codes are stored, labels sit beside th
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ARRAY, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline_api.db.base import Base
@@ -29,6 +29,8 @@ class Switchboard(Base):
     timezone: Mapped[str] = mapped_column(Text, default="Asia/Ho_Chi_Minh")
     is_national: Mapped[bool] = mapped_column(default=False)
     always_open: Mapped[bool] = mapped_column(default=False)
+    # source networks allowed to post this switchboard's webhooks; empty: any (credentials still apply)
+    allowed_networks: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
 
 
 class HotlineNumber(Base):
