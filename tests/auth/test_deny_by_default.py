@@ -11,8 +11,12 @@ from starlette.routing import BaseRoute, Route
 from hotline_api.app import PUBLIC_PATHS
 
 
+# plausible values for path parameters, so that the request reaches the credential check
+SAMPLES = {"switchboard": "hanoi", "source": "ari"}
+
+
 def _concrete(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "1", path)
+    return re.sub(r"\{([^}]+)\}", lambda m: SAMPLES.get(m.group(1), "1"), path)
 
 
 def all_routes(routes: list[BaseRoute]) -> list[tuple[str, str]]:
