@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline_api.audit.router import router as audit_router
 from hotline_api.auth.router import auth_router, users_router
+from hotline_api.calls import sweeper
 from hotline_api.calls.router import router as calls_router
 from hotline_api.config import Settings, get_settings
 from hotline_api.db.migrate import head_revision
@@ -58,7 +60,16 @@ def create_app(
             await check_keys(session, app.state.keyring)
             await session.commit()
         try:
-            yield
+            if own_engine:
+                # only the real service sweeps; tests call the sweeper themselves
+                async with sweeper.running(
+                    app.state.sessionmaker,
+                    timedelta(hours=settings.sweep_idle_hours),
+                    settings.sweep_interval_seconds,
+                ):
+                    yield
+            else:
+                yield
         finally:
             if own_engine:
                 await app.state.engine.dispose()

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Peers whose X-Forwarded-For is believed (a reverse proxy); empty: none.
     trusted_proxies: list[str] = Field(default_factory=list)
 
+    # Calls with no event for this long are closed by the sweeper (their end is their last event)
+    sweep_idle_hours: float = 4.0
+    sweep_interval_seconds: float = 60.0
+
     # A bearer token Prometheus may use for /metrics; unset, only admins' tokens are accepted.
     metrics_token: SecretStr | None = None
 

@@ -10,7 +10,6 @@ from starlette.routing import BaseRoute, Route
 
 from hotline_api.app import PUBLIC_PATHS
 
-
 # plausible values for path parameters, so that the request reaches the credential check
 SAMPLES = {"switchboard": "hanoi", "source": "ari"}
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from hotline_api.audit import service as audit
 from hotline_api.auth.deps import actor_of, require_roles
@@ -181,7 +181,7 @@ async def list_calls(
         conds.append(Call.caller_hash == keyring.keyed_hash(normal, "phone"))
     if before_id is not None:
         conds.append(Call.id < before_id)
-    stmt = select(Call).where(and_(*conds)).order_by(Call.id.desc()).limit(limit)
+    stmt = select(Call).where(*conds).order_by(Call.id.desc()).limit(limit)
     calls = (await session.scalars(stmt)).all()
     out = [_out(c, _number(keyring, reader, c)) for c in calls]
     shown = [c.id for c in out if c.caller_number_shown]
