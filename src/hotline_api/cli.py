@@ -23,6 +23,8 @@ cli = typer.Typer(
 )
 audit_cli = typer.Typer(help="The audit log.", no_args_is_help=True)
 cli.add_typer(audit_cli, name="audit")
+switchboard_cli = typer.Typer(help="Switchboards and their webhook credentials.", no_args_is_help=True)
+cli.add_typer(switchboard_cli, name="switchboard")
 out = Console()
 err = Console(stderr=True)
 
@@ -269,6 +271,178 @@ def audit_verify(data_dir: DataDirOpt = None) -> None:
         out.print(f"audit log intact: {result.entries} entries")
     else:
         err.print(f"[red]audit log broken at entry {result.first_bad_id}: {result.problem}[/]")
+        raise typer.Exit(1)
+
+
+async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
+    from hotline_api.db.session import make_engine, make_sessionmaker
+    from hotline_api.privacy.keys import load_or_create_keyring
+
+    assert settings.database_url
+    keyring, _ = load_or_create_keyring(settings)
+    engine = make_engine(settings.database_url, settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            result = await work(session, keyring)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+@switchboard_cli.command("issue-credential")
+def issue_credential(
+    switchboard: Annotated[str, typer.Argument(help="hanoi, danang or angiang")],
+    label: Annotated[str | None, typer.Option(help="what will use it: dialplan, relay …")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Issue a webhook secret for a switchboard (at most two active); it is printed once."""
+    from hotline_api.audit import service as audit
+    from hotline_api.errors import HotlineError
+    from hotline_api.telephony import credentials
+
+    async def work(session, keyring):  # type: ignore[no-untyped-def]
+        cred, secret = await credentials.issue(session, keyring, switchboard, label, "system:cli")
+        await audit.record(
+            session,
+            audit.Actor("system:cli"),
+            "issue_credential",
+            "switchboard",
+            switchboard,
+            {"credential_id": cred.id},
+        )
+        return cred.id, secret
+
+    with database(_settings(data_dir)) as settings:
+        try:
+            cred_id, secret = asyncio.run(_with_session(settings, work))
+        except HotlineError as exc:
+            err.print(f"[red]{exc.message}[/]")
+            raise typer.Exit(1) from None
+    out.print(f"credential {cred_id} for {switchboard}; secret (shown once):")
+    print(secret)
+
+
+@switchboard_cli.command("revoke-credential")
+def revoke_credential(
+    switchboard: Annotated[str, typer.Argument()],
+    credential_id: Annotated[str, typer.Argument()],
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Revoke a webhook secret; every service process refuses it within 5 seconds."""
+    from hotline_api.audit import service as audit
+    from hotline_api.errors import HotlineError
+    from hotline_api.telephony import credentials
+
+    async def work(session, keyring):  # type: ignore[no-untyped-def]
+        await credentials.revoke(session, switchboard, credential_id, "system:cli")
+        await audit.record(
+            session,
+            audit.Actor("system:cli"),
+            "revoke_credential",
+            "switchboard",
+            switchboard,
+            {"credential_id": credential_id},
+        )
+
+    with database(_settings(data_dir)) as settings:
+        try:
+            asyncio.run(_with_session(settings, work))
+        except HotlineError as exc:
+            err.print(f"[red]{exc.message}[/]")
+            raise typer.Exit(1) from None
+    out.print(f"credential {credential_id} of {switchboard} revoked")
+
+
+@switchboard_cli.command("credentials")
+def list_credentials(switchboard: Annotated[str, typer.Argument()], data_dir: DataDirOpt = None) -> None:
+    """List a switchboard's credentials (never their secrets)."""
+    from hotline_api.errors import HotlineError
+    from hotline_api.telephony import credentials
+
+    async def work(session, keyring):  # type: ignore[no-untyped-def]
+        return [
+            (c.id, c.label, c.created_at, c.revoked_at)
+            for c in await credentials.list_credentials(session, switchboard)
+        ]
+
+    with database(_settings(data_dir)) as settings:
+        try:
+            rows = asyncio.run(_with_session(settings, work))
+        except HotlineError as exc:
+            err.print(f"[red]{exc.message}[/]")
+            raise typer.Exit(1) from None
+    for cred_id, label, created, revoked in rows:
+        state = f"revoked {revoked:%Y-%m-%d %H:%M}" if revoked else "active"
+        out.print(f"{cred_id}  {label or '-':<12} created {created:%Y-%m-%d %H:%M}  {state}")
+
+
+@cli.command()
+def sweep(
+    idle_hours: Annotated[
+        float | None, typer.Option(help="close calls silent for this long (HOTLINE_SWEEP_IDLE_HOURS)")
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Close calls whose end never arrived (serve does this every minute by itself)."""
+    from datetime import timedelta
+
+    from hotline_api.calls.service import sweep as sweep_calls
+
+    settings0 = _settings(data_dir)
+    hours = idle_hours if idle_hours is not None else settings0.sweep_idle_hours
+
+    async def work(session, keyring):  # type: ignore[no-untyped-def]
+        return await sweep_calls(session, timedelta(hours=hours))
+
+    with database(settings0) as settings:
+        closed = asyncio.run(_with_session(settings, work))
+    out.print(f"{closed} call(s) closed by the sweeper")
+
+
+@cli.command()
+def simulate(
+    url: Annotated[str, typer.Option(help="the service's base URL")] = "http://127.0.0.1:8000",
+    secret: Annotated[
+        list[str],
+        typer.Option(
+            help="SWITCHBOARD=SECRET for each of hanoi, danang, angiang "
+            "(`hotline-api switchboard issue-credential`)"
+        ),
+    ] = [],  # noqa: B006
+    count: Annotated[int, typer.Option(help="calls to simulate")] = 100,
+    rate: Annotated[float, typer.Option(help="calls started per second (0: as fast as possible)")] = 2.0,
+    seed: Annotated[int | None, typer.Option(help="repeat a run exactly")] = None,
+    batch: Annotated[
+        bool, typer.Option(help="send each call's ARI events in one batch, as a relay does")
+    ] = False,
+    cel: Annotated[bool, typer.Option(help="post CEL events too")] = False,
+    sign: Annotated[bool, typer.Option(help="Standard Webhooks signatures instead of HTTP Basic")] = False,
+) -> None:
+    """Post realistic event streams of the three switchboards to a running service."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from hotline_api.telephony.simulator import Target, run
+
+    secrets: dict[str, str] = {}
+    for item in secret:
+        board, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r}: write SWITCHBOARD=SECRET", param_hint="--secret")
+        secrets[board] = value
+    missing = {"hanoi", "danang", "angiang"} - set(secrets)
+    if missing:
+        raise typer.BadParameter(f"no secret for {', '.join(sorted(missing))}", param_hint="--secret")
+    target = Target(url.rstrip("/"), secrets, sign)
+    with Progress(
+        TextColumn("calls"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
+    ) as progress:
+        task = progress.add_task("calls", total=count)
+        tally = asyncio.run(run(target, count, rate, seed, batch, cel, lambda: progress.advance(task)))
+    out.print(f"{sum(tally.calls.values())} calls, {tally.events} events accepted")
+    out.print("calls by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.calls.items())))
+    out.print("responses: " + ", ".join(f"{k}: {v}" for k, v in sorted(tally.responses.items())))
+    if any(code >= 400 for code in tally.responses):
         raise typer.Exit(1)
 
 
