@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from hotline_api.audit.router import router as audit_router
 from hotline_api.auth.router import auth_router, users_router
@@ -18,11 +19,13 @@ from hotline_api.config import Settings, get_settings
 from hotline_api.db.migrate import head_revision
 from hotline_api.db.session import make_engine, make_sessionmaker
 from hotline_api.errors import install_error_handlers
-from hotline_api.observability import RequestContextMiddleware
+from hotline_api.observability import WEBHOOK_LAST_EVENT, RequestContextMiddleware
 from hotline_api.ops.router import router as ops_router
 from hotline_api.privacy.crypto import Keyring
 from hotline_api.privacy.keys import check_keys, load_or_create_keyring
+from hotline_api.reference.models import Switchboard
 from hotline_api.reference.router import router as reference_router
+from hotline_api.telephony.models import WebhookEvent
 from hotline_api.telephony.router import admin_router as switchboards_router
 from hotline_api.telephony.router import webhooks as webhooks_router
 
@@ -32,6 +35,26 @@ logger = logging.getLogger(__name__)
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/api/v1/auth/login", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
+
+
+async def load_last_event_times(session: AsyncSession) -> None:
+    """Start the per-switchboard "last event" gauge from the database, so that a silent switchboard
+    is visible at once after a restart (one index lookup per switchboard)."""
+    codes = (await session.scalars(select(Switchboard.code))).all()
+    for code in codes:
+        last = await session.scalar(
+            select(func.max(WebhookEvent.received_at)).where(WebhookEvent.switchboard_code == code)
+        )
+        if last is not None:
+            WEBHOOK_LAST_EVENT.labels(code).set(max(last.timestamp(), _gauge_value(code)))
+
+
+def _gauge_value(code: str) -> float:
+    for metric in WEBHOOK_LAST_EVENT.collect():
+        for sample in metric.samples:
+            if sample.labels.get("switchboard") == code:
+                return float(sample.value)
+    return 0.0
 
 
 def create_app(
@@ -59,6 +82,7 @@ def create_app(
         async with app.state.sessionmaker() as session:
             await check_keys(session, app.state.keyring)
             await session.commit()
+            await load_last_event_times(session)
         try:
             if own_engine:
                 # only the real service sweeps; tests call the sweeper themselves

@@ -141,3 +141,28 @@ def test_settings_defaults_are_safe():
     s = Settings(_env_file=None)
     assert s.host == "127.0.0.1"
     assert s.migrate_on_start is True
+
+
+async def test_a_silent_switchboard_shows_in_metrics(client, session, app):
+    from tests.factories import switchboard_secret
+    from tests.telephony.conftest import post, scenario
+
+    admin = await signed_in(session, "admin")
+    secret = await switchboard_secret(session, "danang")
+    s = scenario("not_queued", switchboard="danang")
+    await post(client, "danang", "cdr", [e for src, e in s.events if src == "cdr"], secret)
+    text = (await client.get("/metrics", headers=admin.headers)).text
+    line = next(x for x in text.splitlines()
+                if x.startswith('hotline_switchboard_last_event_timestamp_seconds{switchboard="danang"}'))
+    import time
+
+    assert abs(float(line.split()[-1]) - time.time()) < 60
+    assert 'hotline_webhook_events_total{result="stored",source="cdr",switchboard="danang"}' in text
+    # after a restart the gauge starts from the database
+    from hotline_api.app import load_last_event_times
+    from hotline_api.observability import WEBHOOK_LAST_EVENT
+
+    WEBHOOK_LAST_EVENT.clear()
+    await load_last_event_times(session)
+    text = (await client.get("/metrics", headers=admin.headers)).text
+    assert 'hotline_switchboard_last_event_timestamp_seconds{switchboard="danang"}' in text
