@@ -10,12 +10,15 @@ import shutil
 import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -152,9 +155,21 @@ async def client(
         finally:
             await s.close()
 
+    # the hot paths (webhooks) speak psycopg directly: give them the same connection; their
+    # transaction blocks become savepoints inside the test's transaction
+    await connection.execute(text("SELECT 1"))  # the transaction has begun on the server
+    driver = (await connection.get_raw_connection()).driver_connection
+
+    @asynccontextmanager
+    async def test_raw_connection() -> AsyncIterator[Any]:
+        yield driver
+
     app.dependency_overrides[get_session] = test_session
+    original_raw = app.state.raw_connection
+    app.state.raw_connection = test_raw_connection
     try:
         async with httpx.AsyncClient(base_url=server_url, timeout=10) as c:
             yield c
     finally:
         app.dependency_overrides.pop(get_session, None)
+        app.state.raw_connection = original_raw

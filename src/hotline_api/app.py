@@ -17,7 +17,13 @@ from hotline_api.calls import sweeper
 from hotline_api.calls.router import router as calls_router
 from hotline_api.config import Settings, get_settings
 from hotline_api.db.migrate import head_revision
-from hotline_api.db.session import make_engine, make_sessionmaker
+from hotline_api.db.session import (
+    engine_raw_connection_factory,
+    make_engine,
+    make_raw_pool,
+    make_sessionmaker,
+    raw_connection_factory,
+)
 from hotline_api.errors import install_error_handlers
 from hotline_api.observability import WEBHOOK_LAST_EVENT, RequestContextMiddleware
 from hotline_api.ops.router import router as ops_router
@@ -74,6 +80,13 @@ def create_app(
         else:
             app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        raw_pool = None
+        if own_engine:
+            raw_pool = make_raw_pool(str(settings.database_url), settings)
+            await raw_pool.open(wait=False)
+            app.state.raw_connection = raw_connection_factory(raw_pool)
+        else:
+            app.state.raw_connection = engine_raw_connection_factory(app.state.engine)
         if keyring is None:
             app.state.keyring, _ = load_or_create_keyring(settings)
         else:
@@ -95,6 +108,8 @@ def create_app(
             else:
                 yield
         finally:
+            if raw_pool is not None:
+                await raw_pool.close()
             if own_engine:
                 await app.state.engine.dispose()
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -128,7 +130,9 @@ def _render(
 
 
 def _is_database_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, PoolTimeoutError | OperationalError | InterfaceError):
+    if isinstance(
+        exc, PoolTimeoutError | OperationalError | InterfaceError | psycopg.OperationalError | PoolTimeout
+    ):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 

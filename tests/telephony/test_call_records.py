@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from hotline_api.calls import service as calls_service
 from hotline_api.calls.models import Call, CallLeg, CallOffer
+from hotline_api.db.session import driver_connection
 from hotline_api.telephony import intake
 from hotline_api.telephony.scenarios import Scenario, ami_text
 from tests.factories import KEYRING, make_user, signed_in, switchboard_secret
@@ -307,7 +308,9 @@ async def _ingest(
         for src, events in by_source.items():
             body = ami_text(events) if src == "ami" else json.dumps(events).encode()
             ctype = "text/plain" if src == "ami" else "application/json"
-            await intake.ingest(session, KEYRING, s.switchboard, src, body, ctype, None, datetime.now(UTC))
+            conn = await driver_connection(session)
+            async with conn.transaction():
+                await intake.ingest(conn, KEYRING, s.switchboard, src, body, ctype, None, datetime.now(UTC))
 
 
 async def _same_record_whatever_the_order(

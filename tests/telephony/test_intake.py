@@ -578,8 +578,10 @@ async def test_admin_inspects_replays_and_discards_quarantined_bodies(client, se
     from hotline_api.telephony.parsing import MalformedEvent
 
     good = json.dumps(_ari_event("StasisStart", new_linkedid())).encode()
-    row = await intake.quarantine(
-        session,
+    from hotline_api.db.session import driver_connection
+
+    row_id = await intake.quarantine(
+        await driver_connection(session),
         keyring,
         "hanoi",
         "ari",
@@ -590,10 +592,10 @@ async def test_admin_inspects_replays_and_discards_quarantined_bodies(client, se
         422,
         MalformedEvent("refused by an older version", 0),
     )
-    replayed = await client.post(f"/api/v1/quarantine/{row.id}/replay", headers=admin.headers)
+    replayed = await client.post(f"/api/v1/quarantine/{row_id}/replay", headers=admin.headers)
     assert replayed.status_code == 200, replayed.text
     assert replayed.json()["status"] == "replayed" and replayed.json()["result"]["stored"] == 1
-    twice = await client.post(f"/api/v1/quarantine/{row.id}/replay", headers=admin.headers)
+    twice = await client.post(f"/api/v1/quarantine/{row_id}/replay", headers=admin.headers)
     assert twice.status_code == 409
     discarded = await client.post(f"/api/v1/quarantine/{qid}/discard", headers=admin.headers)
     assert discarded.json()["status"] == "discarded"
@@ -637,7 +639,7 @@ async def test_database_outage_on_a_webhook_answers_503(settings):
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from hotline_api.app import create_app
-    from hotline_api.db.session import make_sessionmaker
+    from hotline_api.db.session import engine_raw_connection_factory, make_sessionmaker
     from tests.factories import KEYRING
 
     dead = create_async_engine(
@@ -648,6 +650,7 @@ async def test_database_outage_on_a_webhook_answers_503(settings):
     app.state.engine = dead
     app.state.sessionmaker = make_sessionmaker(dead)
     app.state.keyring = KEYRING
+    app.state.raw_connection = engine_raw_connection_factory(dead)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         r = await c.post(

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, tuple_
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline_api.auth.models import UserExtension
 from hotline_api.calls.facts import CallerFact, CallFacts, Context, CounsellorFact, Offer, facts_of
-from hotline_api.calls.models import Call, CallLeg
 from hotline_api.privacy.crypto import Keyring
-from hotline_api.reference.models import AreaCode, Province
 from hotline_api.telephony.parsing import Event
 
 CallKey = tuple[str, str]  # (switchboard, linkedid)
@@ -93,8 +92,25 @@ _SETS = [
 # (answered_at, counsellor_extension) ties are broken by the extension; the switchboard rides along.
 
 # built from the constant column names above and bind placeholders only
-_UPSERT_HEAD = f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
-_UPSERT_TAIL = (
+# one statement for any number of calls: unnest() of one array per column keeps the text constant,
+# so psycopg prepares it once per connection
+_TYPES = {
+    "switchboard_code": "text",
+    "linkedid": "text",
+    "dialled_number": "text",
+    "caller_number_enc": "bytea",
+    "caller_hash": "bytea",
+    "caller_province": "text",
+    "caller_region": "text",
+    "counsellor_extension": "text",
+    "counsellor_user_id": "int",
+    "answered_switchboard": "text",
+    "hangup_cause": "int",
+    "recording_enc": "bytea",
+}
+_UNNEST = ", ".join(f"%({c})s::{_TYPES.get(c, 'timestamptz')}[]" for c in _COLUMNS)
+UPSERT_CALLS = (
+    f"INSERT INTO calls AS calls ({', '.join(_COLUMNS)}) SELECT * FROM unnest({_UNNEST})"  # noqa: S608
     " ON CONFLICT (switchboard_code, linkedid) DO UPDATE SET "
     + ", ".join(_SETS)
     + " RETURNING id, switchboard_code, linkedid"
@@ -130,52 +146,52 @@ def _row(key: CallKey, f: CallFacts) -> dict[str, Any]:
     }
 
 
-def facts_of_row(call: Call) -> CallFacts:
+def call_arrays(facts: dict[CallKey, CallFacts]) -> dict[str, list[Any]]:
+    rows = [_row(k, f) for k, f in facts.items()]
+    return {c: [r[c] for r in rows] for c in _COLUMNS}
+
+
+def facts_of_row(row: dict[str, Any]) -> CallFacts:
     """A stored call's facts, to merge a provisional leg call into the call it belongs to."""
     f = CallFacts(
-        started_at=call.started_at,
-        last_event_at=call.last_event_at,
-        ivr_answered_at=call.ivr_answered_at,
-        wait_started_at=call.wait_started_at,
-        timed_out_at=call.timed_out_at,
-        queue_refused_at=call.queue_refused_at,
-        ended_at=call.ended_at,
+        started_at=row["started_at"],
+        last_event_at=row["last_event_at"],
+        ivr_answered_at=row["ivr_answered_at"],
+        wait_started_at=row["wait_started_at"],
+        timed_out_at=row["timed_out_at"],
+        queue_refused_at=row["queue_refused_at"],
+        ended_at=row["ended_at"],
     )
-    if call.dialled_at and call.dialled_number:
-        f.dialled = (call.dialled_at, call.dialled_number)
-    if call.caller_at and call.caller_hash and call.caller_number_enc:
+    if row["dialled_at"] and row["dialled_number"]:
+        f.dialled = (row["dialled_at"], row["dialled_number"])
+    if row["caller_at"] and row["caller_hash"] and row["caller_number_enc"]:
         f.caller = CallerFact(
-            call.caller_at, call.caller_hash, call.caller_number_enc, call.caller_province, call.caller_region
+            row["caller_at"],
+            bytes(row["caller_hash"]),
+            bytes(row["caller_number_enc"]),
+            row["caller_province"],
+            row["caller_region"],
         )
-    if call.answered_at and call.counsellor_extension:
+    if row["answered_at"] and row["counsellor_extension"]:
         f.counsellor = CounsellorFact(
-            call.answered_at,
-            call.counsellor_extension,
-            call.answered_switchboard or call.switchboard_code,
-            call.counsellor_user_id,
+            row["answered_at"],
+            row["counsellor_extension"],
+            row["answered_switchboard"] or row["switchboard_code"],
+            row["counsellor_user_id"],
         )
-    if call.hangup_cause_at and call.hangup_cause is not None:
-        f.hangup = (call.hangup_cause_at, call.hangup_cause)
-    if call.recording_at and call.recording_enc:
-        f.recording = (call.recording_at, call.recording_enc)
+    if row["hangup_cause_at"] and row["hangup_cause"] is not None:
+        f.hangup = (row["hangup_cause_at"], row["hangup_cause"])
+    if row["recording_at"] and row["recording_enc"]:
+        f.recording = (row["recording_at"], bytes(row["recording_enc"]))
     return f
 
 
-async def merge_facts(session: AsyncSession, facts: dict[CallKey, CallFacts]) -> dict[CallKey, int]:
+async def merge_facts(conn: AsyncConnection[Any], facts: dict[CallKey, CallFacts]) -> dict[CallKey, int]:
     """Merge facts into their calls (creating them); returns each call's id."""
     if not facts:
         return {}
-    rows = [_row(k, f) for k, f in facts.items()]
-    params: dict[str, Any] = {}
-    values = []
-    for i, row in enumerate(rows):
-        names = []
-        for col in _COLUMNS:
-            params[f"{col}_{i}"] = row[col]
-            names.append(f":{col}_{i}")
-        values.append(f"({', '.join(names)})")
-    result = await session.execute(text(_UPSERT_HEAD + ", ".join(values) + _UPSERT_TAIL), params)
-    return {(r.switchboard_code, r.linkedid): r.id for r in result}
+    cur = await conn.execute(UPSERT_CALLS, call_arrays(facts))
+    return {(sb, lk): cid for cid, sb, lk in await cur.fetchall()}
 
 
 # --- context: counsellors' extensions and area codes ----------------------------------------
@@ -193,35 +209,27 @@ _cache: dict[str, _Cached] = {}
 CACHE_SECONDS = 5.0
 
 
-async def _extensions(session: AsyncSession, switchboard: str) -> dict[str, int]:
+async def _extensions(conn: AsyncConnection[Any], switchboard: str) -> dict[str, int]:
     key = f"ext:{switchboard}"
     hit = _cache.get(key)
     if hit and hit.until > time.monotonic():
         return dict(hit.value)
-    rows = (
-        await session.execute(
-            select(UserExtension.extension, UserExtension.user_id).where(
-                UserExtension.switchboard_code == switchboard
-            )
-        )
-    ).all()
-    value = {ext: uid for ext, uid in rows}
+    cur = await conn.execute(
+        "SELECT extension, user_id FROM user_extensions WHERE switchboard_code = %s", (switchboard,)
+    )
+    value = {ext: uid for ext, uid in await cur.fetchall()}
     _cache[key] = _Cached(time.monotonic() + CACHE_SECONDS, value)
     return dict(value)
 
 
-async def _area_codes(session: AsyncSession) -> dict[str, tuple[str, str]]:
+async def _area_codes(conn: AsyncConnection[Any]) -> dict[str, tuple[str, str]]:
     hit = _cache.get("area_codes")
     if hit:
         return dict(hit.value)
-    rows = (
-        await session.execute(
-            select(AreaCode.code, Province.code, Province.region).join(
-                Province, Province.code == AreaCode.province_code
-            )
-        )
-    ).all()
-    value = {code: (province, region) for code, province, region in rows}
+    cur = await conn.execute(
+        "SELECT a.code, p.code, p.region FROM area_codes a JOIN provinces p ON p.code = a.province_code"
+    )
+    value = {code: (province, region) for code, province, region in await cur.fetchall()}
     _cache["area_codes"] = _Cached(float("inf"), value)
     return dict(value)
 
@@ -230,12 +238,12 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-async def context_for(session: AsyncSession, switchboard: str, keyring: Keyring) -> Context:
+async def context_for(conn: AsyncConnection[Any], switchboard: str, keyring: Keyring) -> Context:
     return Context(
         switchboard=switchboard,
         keyring=keyring,
-        extensions=await _extensions(session, switchboard),
-        area_codes=await _area_codes(session),
+        extensions=await _extensions(conn, switchboard),
+        area_codes=await _area_codes(conn),
     )
 
 
@@ -246,64 +254,53 @@ def _lock_key(key: CallKey) -> int:
     return zlib.crc32(f"call:{key[0]}:{key[1]}".encode())
 
 
-async def _attach_leg(session: AsyncSession, leg: CallKey, origin: CallKey) -> None:
+async def _attach_leg(conn: AsyncConnection[Any], leg: CallKey, origin: CallKey) -> None:
     """Record that ``leg`` belongs to ``origin``; fold a provisional call of the leg into it."""
     for k in sorted({leg, origin}):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(k)})
-    origin_id = (await merge_facts(session, {origin: CallFacts()}))[origin]
-    await session.execute(
-        text(
-            "INSERT INTO call_legs (switchboard_code, linkedid, call_id) VALUES (:s, :l, :c) "
-            "ON CONFLICT DO NOTHING"
-        ),
-        {"s": leg[0], "l": leg[1], "c": origin_id},
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(k),))
+    origin_id = (await merge_facts(conn, {origin: CallFacts()}))[origin]
+    await conn.execute(
+        "INSERT INTO call_legs (switchboard_code, linkedid, call_id) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+        (leg[0], leg[1], origin_id),
     )
-    provisional = await session.scalar(
-        select(Call).where(Call.switchboard_code == leg[0], Call.linkedid == leg[1])
-    )
-    if provisional is None or provisional.id == origin_id:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute("SELECT * FROM calls WHERE switchboard_code = %s AND linkedid = %s", leg)
+    provisional = await cur.fetchone()
+    if provisional is None or provisional["id"] == origin_id:
         return
-    await merge_facts(session, {origin: facts_of_row(provisional)})
-    await session.execute(
-        text("UPDATE webhook_events SET call_id = :o WHERE call_id = :p"),
-        {"o": origin_id, "p": provisional.id},
+    pid = provisional["id"]
+    await merge_facts(conn, {origin: facts_of_row(provisional)})
+    await conn.execute("UPDATE webhook_events SET call_id = %s WHERE call_id = %s", (origin_id, pid))
+    await conn.execute(
+        "INSERT INTO call_offers (call_id, switchboard_code, extension, user_id, offered_at, result) "
+        "SELECT %s, switchboard_code, extension, user_id, offered_at, result FROM call_offers "
+        "WHERE call_id = %s ON CONFLICT DO NOTHING",
+        (origin_id, pid),
     )
-    await session.execute(
-        text(
-            "INSERT INTO call_offers (call_id, switchboard_code, extension, user_id, offered_at, result) "
-            "SELECT :o, switchboard_code, extension, user_id, offered_at, result FROM call_offers "
-            "WHERE call_id = :p ON CONFLICT DO NOTHING"
-        ),
-        {"o": origin_id, "p": provisional.id},
-    )
-    await session.execute(
-        text("UPDATE call_legs SET call_id = :o WHERE call_id = :p"), {"o": origin_id, "p": provisional.id}
-    )
-    await session.execute(text("DELETE FROM calls WHERE id = :p"), {"p": provisional.id})
-    session.expunge(provisional)
+    await conn.execute("UPDATE call_legs SET call_id = %s WHERE call_id = %s", (origin_id, pid))
+    await conn.execute("DELETE FROM calls WHERE id = %s", (pid,))
 
 
 async def _targets(
-    session: AsyncSession, switchboard: str, events: Iterable[Event]
+    conn: AsyncConnection[Any], switchboard: str, events: Iterable[Event]
 ) -> dict[CallKey, CallKey]:
     """Where each (switchboard, linkedid) of these events lands: itself, or the call it is a leg of."""
-    own = {(switchboard, e.linkedid) for e in events if e.linkedid}
-    targets: dict[CallKey, CallKey] = {k: k for k in own}
+    events = list(events)
+    linkedids = sorted({e.linkedid for e in events if e.linkedid})
+    targets: dict[CallKey, CallKey] = {(switchboard, lk): (switchboard, lk) for lk in linkedids}
     for e in events:
         if e.origin and e.linkedid:
             sb, _, lk = e.origin.partition(":")
             if (sb, lk) != (switchboard, e.linkedid):
-                await _attach_leg(session, (switchboard, e.linkedid), (sb, lk))
-    if own:
-        rows = (
-            await session.execute(
-                select(CallLeg.switchboard_code, CallLeg.linkedid, Call.switchboard_code, Call.linkedid)
-                .join(Call, Call.id == CallLeg.call_id)
-                .where(tuple_(CallLeg.switchboard_code, CallLeg.linkedid).in_(list(own)))
-            )
-        ).all()
-        for leg_sb, leg_lk, call_sb, call_lk in rows:
-            targets[(leg_sb, leg_lk)] = (call_sb, call_lk)
+                await _attach_leg(conn, (switchboard, e.linkedid), (sb, lk))
+    if linkedids:
+        cur = await conn.execute(
+            "SELECT l.linkedid, c.switchboard_code, c.linkedid FROM call_legs l JOIN calls c ON c.id = l.call_id "
+            "WHERE l.switchboard_code = %s AND l.linkedid = ANY(%s)",
+            (switchboard, linkedids),
+        )
+        for leg_lk, call_sb, call_lk in await cur.fetchall():
+            targets[(switchboard, leg_lk)] = (call_sb, call_lk)
     return targets
 
 
@@ -312,49 +309,53 @@ async def _targets(
 
 @dataclass
 class Applied:
-    call_ids: list[int | None]  # per event, None for events that belong to no call
+    # per event: the call it landed on (switchboard, linkedid), or None for events of no call
+    targets: list[CallKey | None]
+    facts: dict[CallKey, CallFacts]
+    offers: list[tuple[CallKey, Offer]]
 
 
-async def apply_events(
-    session: AsyncSession, switchboard: str, events: Sequence[Event], keyring: Keyring
+async def prepare(
+    conn: AsyncConnection[Any], switchboard: str, events: Sequence[Event], keyring: Keyring
 ) -> Applied:
-    """Merge what these events prove into their calls. Idempotent: applying twice changes nothing."""
+    """What these events prove, per call they land on (legs resolved). Nothing is written but legs."""
     placed = [i for i, e in enumerate(events) if e.linkedid and not e.is_local and e.at is not None]
-    call_ids: list[int | None] = [None] * len(events)
+    result = Applied([None] * len(events), {}, [])
     if not placed:
-        return Applied(call_ids)
-    ctx = await context_for(session, switchboard, keyring)
-    targets = await _targets(session, switchboard, [events[i] for i in placed])
-    per_call: dict[CallKey, CallFacts] = {}
-    offers: list[tuple[CallKey, Offer]] = []
+        return result
+    ctx = await context_for(conn, switchboard, keyring)
+    targets = await _targets(conn, switchboard, [events[i] for i in placed])
     for i in placed:
         e = events[i]
         target = targets[(switchboard, str(e.linkedid))]
         facts, missed = facts_of(e, ctx)
-        per_call.setdefault(target, CallFacts()).merge(facts)
-        offers.extend((target, o) for o in missed)
-    ids = await merge_facts(session, per_call)
-    if offers:
-        await session.execute(
-            text(
-                "INSERT INTO call_offers (call_id, switchboard_code, extension, user_id, offered_at, result) "
-                "VALUES (:call_id, :sb, :ext, :uid, :at, :result) ON CONFLICT DO NOTHING"
-            ),
-            [
-                {
-                    "call_id": ids[k],
-                    "sb": o.switchboard,
-                    "ext": o.extension,
-                    "uid": o.user_id,
-                    "at": o.at,
-                    "result": o.result,
-                }
-                for k, o in offers
-            ],
+        result.facts.setdefault(target, CallFacts()).merge(facts)
+        result.offers.extend((target, o) for o in missed)
+        result.targets[i] = target
+    return result
+
+
+async def save_offers(
+    conn: AsyncConnection[Any], ids: dict[CallKey, int], offers: list[tuple[CallKey, Offer]]
+) -> None:
+    if not offers:
+        return
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO call_offers (call_id, switchboard_code, extension, user_id, offered_at, result) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [(ids[k], o.switchboard, o.extension, o.user_id, o.at, o.result) for k, o in offers],
         )
-    for i in placed:
-        call_ids[i] = ids[targets[(switchboard, str(events[i].linkedid))]]
-    return Applied(call_ids)
+
+
+async def apply_events(
+    conn: AsyncConnection[Any], switchboard: str, events: Sequence[Event], keyring: Keyring
+) -> dict[CallKey, int]:
+    """Merge what these events prove into their calls. Idempotent: applying twice changes nothing."""
+    applied = await prepare(conn, switchboard, events, keyring)
+    ids = await merge_facts(conn, applied.facts)
+    await save_offers(conn, ids, applied.offers)
+    return ids
 
 
 # --- the sweeper -----------------------------------------------------------------------------

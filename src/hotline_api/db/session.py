@@ -6,13 +6,18 @@ the endpoint returns and before the response leaves.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hotline_api.config import Settings
+
+RawConnectionFactory = Callable[[], AbstractAsyncContextManager[AsyncConnection[Any]]]
 
 
 def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
@@ -31,6 +36,52 @@ def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+async def driver_connection(session: AsyncSession) -> AsyncConnection[Any]:
+    """The psycopg connection under a session, inside the session's transaction (for hot paths
+    written in plain SQL)."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, AsyncConnection)
+    return driver
+
+
+def make_raw_pool(url: str, settings: Settings | None = None) -> AsyncConnectionPool:
+    """A psycopg pool for the hot paths (webhooks, routing), beside SQLAlchemy's."""
+    size = (settings.db_pool_size + settings.db_max_overflow) if settings else 10
+    return AsyncConnectionPool(
+        url.replace("postgresql+psycopg://", "postgresql://", 1),
+        min_size=2,
+        max_size=size,
+        open=False,
+        timeout=5,
+        kwargs={"connect_timeout": 5},
+    )
+
+
+def raw_connection_factory(pool: AsyncConnectionPool) -> RawConnectionFactory:
+    @asynccontextmanager
+    async def factory() -> AsyncIterator[AsyncConnection[Any]]:
+        async with pool.connection() as conn:
+            yield conn
+
+    return factory
+
+
+def engine_raw_connection_factory(engine: AsyncEngine) -> RawConnectionFactory:
+    """Raw connections borrowed from a SQLAlchemy engine's pool (an app given its engine: tests)."""
+
+    @asynccontextmanager
+    async def factory() -> AsyncIterator[AsyncConnection[Any]]:
+        async with engine.connect() as sa_conn:
+            raw = await sa_conn.get_raw_connection()
+            driver = raw.driver_connection
+            assert isinstance(driver, AsyncConnection)
+            yield driver
+
+    return factory
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -23,7 +23,9 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from psycopg import AsyncConnection
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -144,22 +146,24 @@ async def set_allowed_networks(session: AsyncSession, code: str, networks: list[
     return cleaned
 
 
-async def _load(session: AsyncSession, keyring: Keyring, code: str) -> _Entry:
+async def _load(conn: AsyncConnection[Any], keyring: Keyring, code: str) -> _Entry:
     hit = _cache.get(code)
     if hit and hit.until > time.monotonic():
         return hit
-    board = await get_switchboard(session, code)
-    rows = (
-        await session.scalars(
-            select(SwitchboardCredential).where(
-                SwitchboardCredential.switchboard_code == code, SwitchboardCredential.revoked_at.is_(None)
-            )
-        )
-    ).all()
+    cur = await conn.execute("SELECT allowed_networks FROM switchboards WHERE code = %s", (code,))
+    board = await cur.fetchone()
+    if board is None:
+        raise NotFound(f"there is no switchboard {code!r}; the switchboards are hanoi, danang and angiang")
+    cur = await conn.execute(
+        "SELECT id, secret_enc FROM switchboard_credentials WHERE switchboard_code = %s AND revoked_at IS NULL",
+        (code,),
+    )
     entry = _Entry(
         until=time.monotonic() + CACHE_SECONDS,
-        secrets=[ActiveSecret(r.id, keyring.decrypt(r.secret_enc, _CONTEXT)) for r in rows],
-        networks=[ipaddress.ip_network(n, strict=False) for n in board.allowed_networks or []],
+        secrets=[
+            ActiveSecret(cid, keyring.decrypt(bytes(enc), _CONTEXT)) for cid, enc in await cur.fetchall()
+        ],
+        networks=[ipaddress.ip_network(n, strict=False) for n in board[0] or []],
     )
     _cache[code] = entry
     return entry
@@ -192,7 +196,7 @@ def _signature_ok(secret: ActiveSecret, msg_id: str, stamp: str, body: bytes, si
 
 
 async def authenticate(
-    session: AsyncSession,
+    conn: AsyncConnection[Any],
     keyring: Keyring,
     code: str,
     headers: dict[str, str],
@@ -203,7 +207,7 @@ async def authenticate(
 
     Never says which part failed beyond what helps a PBX admin fix their configuration.
     """
-    entry = await _load(session, keyring, code)
+    entry = await _load(conn, keyring, code)
     if entry.networks:
         try:
             addr = ipaddress.ip_address(client_address)

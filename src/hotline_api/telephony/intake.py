@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from psycopg import AsyncConnection
 
-from hotline_api.calls.service import apply_events
+from hotline_api.calls.service import UPSERT_CALLS, call_arrays, merge_facts, prepare, save_offers
 from hotline_api.privacy.crypto import Keyring
-from hotline_api.telephony.models import QuarantinedBody
 from hotline_api.telephony.parsing import Event, MalformedEvent, parse_body
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -48,8 +47,40 @@ def dedup_keys(keyring: Keyring, source: str, events: list[Event], webhook_id: s
     return [keyring.keyed_hash_bytes(source.encode() + b"\x00" + e.content_key, "dedup") for e in events]
 
 
+_EVENT_ARRAYS = (
+    "unnest(%(e_key)s::bytea[], %(e_type)s::text[], %(e_at)s::timestamptz[], %(e_lk)s::text[], %(e_uid)s::text[], "
+    "%(e_ch)s::text[], %(e_body)s::bytea[], %(e_tsb)s::text[], %(e_tlk)s::text[], %(e_call)s::bigint[], "
+    "%(e_ord)s::int[]) AS ev(dedup_key, event_type, event_time, linkedid, uniqueid, channel, body_enc, tsb, tlk, "
+    "call_id, ord)"
+)
+_EVENT_INSERT = (
+    "INSERT INTO webhook_events (switchboard_code, source, dedup_key, webhook_id, received_at, event_type, "
+    "event_time, linkedid, uniqueid, channel, call_id, body_enc) "
+)
+_EVENT_VALUES = (
+    "SELECT %(e_sb)s, %(e_src)s, ev.dedup_key, %(e_wid)s, %(e_rat)s, ev.event_type, ev.event_time, ev.linkedid, "
+    "ev.uniqueid, ev.channel, {call}, ev.body_enc "
+)
+_ON_CONFLICT = " ON CONFLICT (switchboard_code, dedup_key) DO NOTHING RETURNING id"
+# the whole intake of a body in one statement: merge the calls, then store the events with their call
+INGEST_SQL = (
+    f"WITH up AS ({UPSERT_CALLS}) "
+    + _EVENT_INSERT
+    + _EVENT_VALUES.format(call="up.id")
+    + f"FROM {_EVENT_ARRAYS} LEFT JOIN up ON up.switchboard_code = ev.tsb AND up.linkedid = ev.tlk ORDER BY ev.ord"
+    + _ON_CONFLICT
+)
+# when call ids are known already (missed offers had to be written first)
+INSERT_EVENTS_SQL = (
+    _EVENT_INSERT
+    + _EVENT_VALUES.format(call="ev.call_id")
+    + f"FROM {_EVENT_ARRAYS} ORDER BY ev.ord"
+    + (_ON_CONFLICT)
+)
+
+
 async def ingest(
-    session: AsyncSession,
+    conn: AsyncConnection[Any],
     keyring: Keyring,
     switchboard: str,
     source: str,
@@ -60,7 +91,8 @@ async def ingest(
     timezone: str = "Asia/Ho_Chi_Minh",
     switchboards: frozenset[str] = KNOWN_SWITCHBOARDS,
 ) -> IngestResult:
-    """Parse, apply and store. Raises MalformedEvent (nothing written) for a body to quarantine."""
+    """Parse, apply and store, inside the caller's transaction. Raises MalformedEvent (nothing
+    written) for a body to quarantine."""
     events = parse_body(source, body, content_type, ZoneInfo(timezone), received_at)
     for i, e in enumerate(events):
         if e.origin and e.origin.split(":", 1)[0] not in switchboards:
@@ -69,41 +101,38 @@ async def ingest(
                 i,
                 "HOTLINE_ORIGIN",
             )
-    applied = await apply_events(session, switchboard, events, keyring)
-    keys = dedup_keys(keyring, source, events, webhook_id)
-    params = {}
-    values = []
-    for i, e in enumerate(events):
-        params.update(
-            {
-                f"k{i}": keys[i],
-                f"t{i}": e.event_type,
-                f"at{i}": e.at,
-                f"l{i}": e.linkedid,
-                f"u{i}": e.uniqueid,
-                f"c{i}": e.channel,
-                f"call{i}": applied.call_ids[i],
-                f"b{i}": keyring.encrypt_bytes(e.body, BODY_CONTEXT),
-            }
-        )
-        values.append(f"(:sb, :src, :k{i}, :wid, :rat, :t{i}, :at{i}, :l{i}, :u{i}, :c{i}, :call{i}, :b{i})")
-    params.update({"sb": switchboard, "src": source, "wid": webhook_id, "rat": received_at})
-    result = await session.execute(
-        text(
-            # placeholders only: the values travel as bind parameters
-            "INSERT INTO webhook_events (switchboard_code, source, dedup_key, webhook_id, received_at, event_type, "  # noqa: S608
-            "event_time, linkedid, uniqueid, channel, call_id, body_enc) VALUES "
-            + ", ".join(values)
-            + " ON CONFLICT (switchboard_code, dedup_key) DO NOTHING RETURNING id"
-        ),
-        params,
-    )
-    stored = len(result.all())
+    applied = await prepare(conn, switchboard, events, keyring)
+    params: dict[str, Any] = {
+        "e_key": dedup_keys(keyring, source, events, webhook_id),
+        "e_type": [e.event_type for e in events],
+        "e_at": [e.at for e in events],
+        "e_lk": [e.linkedid for e in events],
+        "e_uid": [e.uniqueid for e in events],
+        "e_ch": [e.channel for e in events],
+        "e_body": [keyring.encrypt_bytes(e.body, BODY_CONTEXT) for e in events],
+        "e_tsb": [t[0] if t else None for t in applied.targets],
+        "e_tlk": [t[1] if t else None for t in applied.targets],
+        "e_ord": list(range(len(events))),
+        "e_sb": switchboard,
+        "e_src": source,
+        "e_wid": webhook_id,
+        "e_rat": received_at,
+    }
+    if applied.offers:
+        ids = await merge_facts(conn, applied.facts)
+        await save_offers(conn, ids, applied.offers)
+        params["e_call"] = [ids[t] if t else None for t in applied.targets]
+        cur = await conn.execute(INSERT_EVENTS_SQL, params)
+    else:
+        params.update(call_arrays(applied.facts))
+        params["e_call"] = [None] * len(events)
+        cur = await conn.execute(INGEST_SQL, params)
+    stored = len(await cur.fetchall())
     return IngestResult(received=len(events), stored=stored)
 
 
 async def quarantine(
-    session: AsyncSession,
+    conn: AsyncConnection[Any],
     keyring: Keyring,
     switchboard: str,
     source: str,
@@ -113,19 +142,22 @@ async def quarantine(
     client_address: str | None,
     status_code: int,
     error: MalformedEvent,
-) -> QuarantinedBody:
-    row = QuarantinedBody(
-        switchboard_code=switchboard,
-        source=source,
-        status_code=status_code,
-        reason=error.reason[:1000],
-        event_index=error.index,
-        content_type=(content_type or "")[:200] or None,
-        webhook_id=(webhook_id or "")[:200] or None,
-        client_address=client_address,
-        body_enc=keyring.encrypt_bytes(body, QUARANTINE_CONTEXT),
-        status="held",
+) -> int:
+    cur = await conn.execute(
+        "INSERT INTO webhook_quarantine (switchboard_code, source, status_code, reason, event_index, content_type, "
+        "webhook_id, client_address, body_enc, status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'held') RETURNING id",
+        (
+            switchboard,
+            source,
+            status_code,
+            error.reason[:1000],
+            error.index,
+            (content_type or "")[:200] or None,
+            (webhook_id or "")[:200] or None,
+            client_address,
+            keyring.encrypt_bytes(body, QUARANTINE_CONTEXT),
+        ),
     )
-    session.add(row)
-    await session.flush()
-    return row
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from hotline_api.audit import service as audit
 from hotline_api.auth.deps import AdminUser, actor_of, client_address
-from hotline_api.db.session import SessionDep
+from hotline_api.db.session import SessionDep, driver_connection
 from hotline_api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unprocessable, error_responses
 from hotline_api.observability import WEBHOOK_EVENTS, WEBHOOK_LAST_EVENT
 from hotline_api.privacy.crypto import Keyring
@@ -56,35 +56,34 @@ async def read_body(request: Request) -> bytes:
     responses=error_responses(400, 401, 404, 413, 422, 503),
     summary="Asterisk events: ARI JSON, AMI JSON or text, CDR and CEL records (JSON or form)",
 )
-async def receive(
-    switchboard: SwitchboardCode, source: Source, request: Request, session: SessionDep
-) -> IngestOut:
+async def receive(switchboard: SwitchboardCode, source: Source, request: Request) -> IngestOut:
     keyring: Keyring = request.app.state.keyring
     body = await read_body(request)
     headers = {k.lower(): v for k, v in request.headers.items()}
     address = client_address(request)
-    await credentials.authenticate(session, keyring, switchboard, headers, body, address)
     content_type = headers.get("content-type", "")
     webhook_id = headers.get("webhook-id")
     received_at = datetime.now(UTC)
-    try:
-        result = await intake.ingest(
-            session, keyring, switchboard, source, body, content_type, webhook_id, received_at
-        )
-    except MalformedEvent as error:
-        await session.rollback()
-        code = 400 if error.index is None else 422
-        row = await intake.quarantine(
-            session, keyring, switchboard, source, body, content_type, webhook_id, address, code, error
-        )
-        await session.commit()
-        WEBHOOK_EVENTS.labels(switchboard, source, "quarantined").inc()
-        message = f"{error} (kept in quarantine as #{row.id})"
-        if code == 400:
-            raise BadRequest(message, field=error.field) from None
-        raise Unprocessable(message, field=error.field) from None
-    # answer only once the events are durable
-    await session.commit()
+    # the hot path speaks psycopg directly: one statement stores and applies the whole body
+    async with request.app.state.raw_connection() as conn:
+        try:
+            async with conn.transaction():
+                await credentials.authenticate(conn, keyring, switchboard, headers, body, address)
+                result = await intake.ingest(
+                    conn, keyring, switchboard, source, body, content_type, webhook_id, received_at
+                )
+            # committed: only now is the sender told
+        except MalformedEvent as error:
+            code = 400 if error.index is None else 422
+            async with conn.transaction():
+                qid = await intake.quarantine(
+                    conn, keyring, switchboard, source, body, content_type, webhook_id, address, code, error
+                )
+            WEBHOOK_EVENTS.labels(switchboard, source, "quarantined").inc()
+            message = f"{error} (kept in quarantine as #{qid})"
+            if code == 400:
+                raise BadRequest(message, field=error.field) from None
+            raise Unprocessable(message, field=error.field) from None
     WEBHOOK_EVENTS.labels(switchboard, source, "stored").inc(result.stored)
     if result.duplicates:
         WEBHOOK_EVENTS.labels(switchboard, source, "duplicate").inc(result.duplicates)
@@ -300,10 +299,11 @@ async def replay(qid: int, admin: AdminUser, request: Request, session: SessionD
         raise Conflict(f"quarantined body #{qid} is already {row.status}")
     keyring: Keyring = request.app.state.keyring
     body = keyring.decrypt_bytes(row.body_enc, intake.QUARANTINE_CONTEXT)
+    conn = await driver_connection(session)
     try:
-        async with session.begin_nested():
+        async with conn.transaction():
             result = await intake.ingest(
-                session,
+                conn,
                 keyring,
                 row.switchboard_code,
                 row.source,

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import random
 import time
 from collections import Counter
@@ -88,12 +89,12 @@ def caller_number(rng: random.Random, switchboard: str) -> str:
     return "0" + code + f"{rng.randrange(10 ** (9 - len(code))):0{9 - len(code)}d}"
 
 
-def make_call(rng: random.Random, n: int, start: datetime) -> Scenario:
+def make_call(rng: random.Random, n: int, start: datetime, run: str = "") -> Scenario:
     switchboard = rng.choices(list(SWITCHBOARD_WEIGHT), weights=list(SWITCHBOARD_WEIGHT.values()))[0]
     kind = rng.choices(list(KIND_WEIGHT), weights=list(KIND_WEIGHT.values()))[0]
     counsellors = COUNSELLORS[switchboard]
-    # ids look like Asterisk's: [systemname-]epoch.sequence
-    linkedid = f"{switchboard}-{int(start.timestamp())}.{n * 20}"
+    # ids look like Asterisk's: [systemname-]epoch.sequence; the run token keeps two runs apart
+    linkedid = f"{switchboard}{run}-{int(start.timestamp())}.{n * 20}"
     s = Scenario(
         switchboard=switchboard,
         linkedid=linkedid,
@@ -194,6 +195,7 @@ async def run(
     concurrency: int = 16,
 ) -> Tally:
     rng = random.Random(seed)
+    run_token = os.urandom(3).hex()
     tally = Tally()
     semaphore = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(timeout=30) as client:
@@ -204,7 +206,7 @@ async def run(
                 delay = started + n / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            call = make_call(rng, n, datetime.now(UTC))
+            call = make_call(rng, n, datetime.now(UTC), run_token)
 
             async def one(c: Scenario = call) -> None:
                 async with semaphore:
