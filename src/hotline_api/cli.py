@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import sys
 import time
@@ -59,8 +60,26 @@ def database(settings: Settings) -> Iterator[Settings]:
         embedded.release()
 
 
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if need be) for the block."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+# pg_advisory_xact_lock key held while bootstrapping: a second process starting at the same moment
+# waits, then finds the key checks and the admin already there
+_BOOTSTRAP_LOCK = 0x424F_4F54  # "BOOT"
+
+
 async def _bootstrap(settings: Settings) -> str | None:
     """Check the keys against the data; create the first admin when there is no user at all."""
+    from sqlalchemy import text
+
     from hotline_api.audit import service as audit
     from hotline_api.auth import service as auth
     from hotline_api.auth.schemas import UserCreate
@@ -72,6 +91,7 @@ async def _bootstrap(settings: Settings) -> str | None:
     engine = make_engine(settings.database_url, settings)
     try:
         async with make_sessionmaker(engine)() as session:
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _BOOTSTRAP_LOCK})
             await check_keys(session, keyring)
             password = None
             if await auth.count_users(session) == 0:
@@ -115,7 +135,7 @@ def serve(
     from hotline_api.app import create_app
     from hotline_api.db import migrate as migrations
     from hotline_api.observability import configure_logging
-    from hotline_api.privacy.keys import load_or_create_keyring
+    from hotline_api.privacy.keys import KeyMismatchError, load_or_create_keyring
 
     started = time.monotonic()
     settings = _settings(data_dir)
@@ -125,7 +145,13 @@ def serve(
     workers = workers or settings.workers
     do_migrate = settings.migrate_on_start if migrate is None else migrate
 
-    _, created = load_or_create_keyring(settings)
+    if settings.encryption_keys is None:
+        # two processes starting at once on a new data folder must not each write a key file
+        settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with _file_lock(settings.keys_dir / "keys.lock"):
+            _, created = load_or_create_keyring(settings)
+    else:
+        _, created = load_or_create_keyring(settings)
     if created is not None:
         err.print(
             f"[bold yellow]Encryption keys were created in {created}.[/] They are the only way to read the "
@@ -136,7 +162,11 @@ def serve(
         assert settings.database_url
         if do_migrate:
             migrations.upgrade(settings.database_url)
-        password = asyncio.run(_bootstrap(settings))
+        try:
+            password = asyncio.run(_bootstrap(settings))
+        except KeyMismatchError as exc:
+            err.print(str(exc), style="red", markup=False)
+            raise typer.Exit(1) from None
         if password:
             out.print(
                 "[bold]The first admin was created.[/] User name: [bold]admin[/]  one-time password: "

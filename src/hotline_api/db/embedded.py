@@ -144,7 +144,8 @@ class EmbeddedPostgres:
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if not exists:
-                with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                # two processes creating it at once: the loser gets either error
+                with contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def drop_database(self, name: str) -> None:
@@ -173,12 +174,15 @@ class EmbeddedPostgres:
                 "it (the default for root is /var/lib/hotline-api); this service does not loosen the "
                 "permissions of existing folders."
             )
-        if not self.pgdata.exists():
-            self.pgdata.mkdir(mode=0o700)
-            if self._run_as:
-                os.chown(self.pgdata, self._run_as.uid, self._run_as.gid)
-        if not (self.pgdata / "PG_VERSION").exists():
-            self._initdb()
+        # under the lock: a second process starting at the same moment must neither run initdb too
+        # nor try to start the cluster initdb is still writing (PG_VERSION appears early)
+        with self._lock():
+            if not self.pgdata.exists():
+                self.pgdata.mkdir(mode=0o700)
+                if self._run_as:
+                    os.chown(self.pgdata, self._run_as.uid, self._run_as.gid)
+            if not (self.pgdata / "PG_VERSION").exists():
+                self._initdb()
 
     def _ensure_system_user(self) -> _RunAs:
         name = self.system_user
