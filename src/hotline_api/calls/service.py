@@ -59,33 +59,34 @@ _COLUMNS = (
 
 
 def _earliest_wins(at: str, tiebreak: str, columns: Sequence[str]) -> list[str]:
-    """SET clauses that take EXCLUDED's values when its (at, tiebreak) sorts first."""
-    cond = (
-        f"EXCLUDED.{at} IS NOT NULL AND (calls.{at} IS NULL OR "
-        f"(EXCLUDED.{at}, EXCLUDED.{tiebreak}) < (calls.{at}, calls.{tiebreak}))"
-    )
-    sets = [f"{c} = CASE WHEN {cond} THEN EXCLUDED.{c} ELSE calls.{c} END" for c in columns if c != at]
-    sets.append(f"{at} = CASE WHEN {cond} THEN EXCLUDED.{at} ELSE calls.{at} END")
+    """SET clauses that take EXCLUDED's values when its (at, tiebreak) sorts first.
+
+    hl_first() is an inlined SQL function (migration 0003) that keeps this statement short enough
+    for psycopg to cache and prepare it.
+    """
+    cond = f"hl_first(EXCLUDED.{at}, EXCLUDED.{tiebreak}, c.{at}, c.{tiebreak})"
+    sets = [f"{col} = CASE WHEN {cond} THEN EXCLUDED.{col} ELSE c.{col} END" for col in columns if col != at]
+    sets.append(f"{at} = CASE WHEN {cond} THEN EXCLUDED.{at} ELSE c.{at} END")
     return sets
 
 
 _SETS = [
-    "started_at = LEAST(calls.started_at, EXCLUDED.started_at)",
-    "last_event_at = GREATEST(calls.last_event_at, EXCLUDED.last_event_at)",
+    "started_at = LEAST(c.started_at, EXCLUDED.started_at)",
+    "last_event_at = GREATEST(c.last_event_at, EXCLUDED.last_event_at)",
     *_earliest_wins("dialled_at", "dialled_number", ["dialled_number"]),
     *_earliest_wins(
         "caller_at", "caller_hash", ["caller_number_enc", "caller_hash", "caller_province", "caller_region"]
     ),
-    "ivr_answered_at = LEAST(calls.ivr_answered_at, EXCLUDED.ivr_answered_at)",
-    "wait_started_at = LEAST(calls.wait_started_at, EXCLUDED.wait_started_at)",
+    "ivr_answered_at = LEAST(c.ivr_answered_at, EXCLUDED.ivr_answered_at)",
+    "wait_started_at = LEAST(c.wait_started_at, EXCLUDED.wait_started_at)",
     *_earliest_wins(
         "answered_at",
         "counsellor_extension",
         ["counsellor_extension", "counsellor_user_id", "answered_switchboard"],
     ),
-    "timed_out_at = LEAST(calls.timed_out_at, EXCLUDED.timed_out_at)",
-    "queue_refused_at = LEAST(calls.queue_refused_at, EXCLUDED.queue_refused_at)",
-    "ended_at = GREATEST(calls.ended_at, EXCLUDED.ended_at)",
+    "timed_out_at = LEAST(c.timed_out_at, EXCLUDED.timed_out_at)",
+    "queue_refused_at = LEAST(c.queue_refused_at, EXCLUDED.queue_refused_at)",
+    "ended_at = GREATEST(c.ended_at, EXCLUDED.ended_at)",
     *_earliest_wins("hangup_cause_at", "hangup_cause", ["hangup_cause"]),
     *_earliest_wins("recording_at", "recording_enc", ["recording_enc"]),
 ]
@@ -110,11 +111,50 @@ _TYPES = {
 }
 _UNNEST = ", ".join(f"%({c})s::{_TYPES.get(c, 'timestamptz')}[]" for c in _COLUMNS)
 UPSERT_CALLS = (
-    f"INSERT INTO calls AS calls ({', '.join(_COLUMNS)}) SELECT * FROM unnest({_UNNEST})"  # noqa: S608
+    f"INSERT INTO calls AS c ({', '.join(_COLUMNS)}) SELECT * FROM unnest({_UNNEST})"
     " ON CONFLICT (switchboard_code, linkedid) DO UPDATE SET "
     + ", ".join(_SETS)
     + " RETURNING id, switchboard_code, linkedid"
 )
+
+
+def fast_ingest_sql() -> str:
+    """The whole intake of a body as one statement with $n parameters (for a raw cursor):
+    resolve overflow legs, merge the facts into the calls, store the events with their call."""
+    n = len(_COLUMNS)
+    facts = ", ".join(f"${i + 1}::{_TYPES.get(c, 'timestamptz')}[]" for i, c in enumerate(_COLUMNS))
+    other = [c for c in _COLUMNS if c not in ("switchboard_code", "linkedid")]
+    ev_types = ["bytea", "text", "timestamptz", "text", "text", "text", "bytea", "int", "text"]
+    ev_names = [
+        "dedup_key",
+        "event_type",
+        "event_time",
+        "linkedid",
+        "uniqueid",
+        "channel",
+        "body_enc",
+        "ord",
+        "plk",
+    ]
+    ev = ", ".join(f"${n + 1 + i}::{t}[]" for i, t in enumerate(ev_types))
+    k = n + len(ev_types)
+    return (
+        f"WITH f AS (SELECT * FROM unnest({facts}) AS f({', '.join(_COLUMNS)})), "
+        "t AS (SELECT COALESCE(o.switchboard_code, f.switchboard_code) AS tsb, COALESCE(o.linkedid, f.linkedid) AS tlk, "
+        "f.* FROM f LEFT JOIN call_legs l ON l.switchboard_code = f.switchboard_code AND l.linkedid = f.linkedid "
+        "LEFT JOIN calls o ON o.id = l.call_id), "
+        f"up AS (INSERT INTO calls AS c ({', '.join(_COLUMNS)}) SELECT tsb, tlk, {', '.join(other)} FROM t "
+        "ON CONFLICT (switchboard_code, linkedid) DO UPDATE SET "
+        + ", ".join(_SETS)
+        + " RETURNING c.id, c.switchboard_code, c.linkedid), "
+        "m AS (SELECT t.linkedid AS elk, up.id FROM t JOIN up ON up.switchboard_code = t.tsb AND up.linkedid = t.tlk) "
+        "INSERT INTO webhook_events (switchboard_code, source, dedup_key, webhook_id, received_at, event_type, "
+        "event_time, linkedid, uniqueid, channel, call_id, body_enc) "
+        f"SELECT ${k + 1}, ${k + 2}, ev.dedup_key, ${k + 3}, ${k + 4}, ev.event_type, ev.event_time, ev.linkedid, "
+        f"ev.uniqueid, ev.channel, m.id, ev.body_enc FROM unnest({ev}) AS ev({', '.join(ev_names)}) "
+        "LEFT JOIN m ON m.elk = ev.plk ORDER BY ev.ord "
+        "ON CONFLICT (switchboard_code, dedup_key) DO NOTHING RETURNING id"
+    )
 
 
 def _row(key: CallKey, f: CallFacts) -> dict[str, Any]:
@@ -332,6 +372,35 @@ async def prepare(
         result.facts.setdefault(target, CallFacts()).merge(facts)
         result.offers.extend((target, o) for o in missed)
         result.targets[i] = target
+    return result
+
+
+@dataclass
+class OwnFacts:
+    """What a body's events prove, per call as the switchboard names it (legs not yet resolved)."""
+
+    facts: dict[CallKey, CallFacts]
+    offers: list[tuple[CallKey, Offer]]
+    placed: list[str | None]  # per event: its linkedid when it belongs to a call
+    has_origin: bool
+
+
+async def own_facts(
+    conn: AsyncConnection[Any], switchboard: str, events: Sequence[Event], keyring: Keyring
+) -> OwnFacts:
+    result = OwnFacts({}, [], [None] * len(events), False)
+    placed = [i for i, e in enumerate(events) if e.linkedid and not e.is_local and e.at is not None]
+    if not placed:
+        return result
+    ctx = await context_for(conn, switchboard, keyring)
+    for i in placed:
+        e = events[i]
+        key = (switchboard, str(e.linkedid))
+        facts, missed = facts_of(e, ctx)
+        result.facts.setdefault(key, CallFacts()).merge(facts)
+        result.offers.extend((key, o) for o in missed)
+        result.placed[i] = e.linkedid
+        result.has_origin = result.has_origin or bool(e.origin)
     return result
 
 

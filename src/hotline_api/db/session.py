@@ -57,7 +57,9 @@ def make_raw_pool(url: str, settings: Settings | None = None) -> AsyncConnection
         max_size=size,
         open=False,
         timeout=5,
-        kwargs={"connect_timeout": 5},
+        # autocommit: the intake's one statement is its own transaction (one round trip); work of
+        # several statements opens conn.transaction() explicitly
+        kwargs={"connect_timeout": 5, "autocommit": True},
     )
 
 

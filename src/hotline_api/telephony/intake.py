@@ -7,14 +7,25 @@ the request fail with 503 so that the sender retries.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from psycopg import AsyncConnection
+import psycopg
+from psycopg import AsyncConnection, AsyncRawCursor
+from psycopg.pq import TransactionStatus
 
-from hotline_api.calls.service import UPSERT_CALLS, call_arrays, merge_facts, prepare, save_offers
+from hotline_api.calls.service import (
+    call_arrays,
+    fast_ingest_sql,
+    merge_facts,
+    own_facts,
+    prepare,
+    save_offers,
+)
 from hotline_api.privacy.crypto import Keyring
 from hotline_api.telephony.parsing import Event, MalformedEvent, parse_body
 
@@ -62,14 +73,6 @@ _EVENT_VALUES = (
     "ev.uniqueid, ev.channel, {call}, ev.body_enc "
 )
 _ON_CONFLICT = " ON CONFLICT (switchboard_code, dedup_key) DO NOTHING RETURNING id"
-# the whole intake of a body in one statement: merge the calls, then store the events with their call
-INGEST_SQL = (
-    f"WITH up AS ({UPSERT_CALLS}) "
-    + _EVENT_INSERT
-    + _EVENT_VALUES.format(call="up.id")
-    + f"FROM {_EVENT_ARRAYS} LEFT JOIN up ON up.switchboard_code = ev.tsb AND up.linkedid = ev.tlk ORDER BY ev.ord"
-    + _ON_CONFLICT
-)
 # when call ids are known already (missed offers had to be written first)
 INSERT_EVENTS_SQL = (
     _EVENT_INSERT
@@ -77,6 +80,9 @@ INSERT_EVENTS_SQL = (
     + f"FROM {_EVENT_ARRAYS} ORDER BY ev.ord"
     + (_ON_CONFLICT)
 )
+
+
+FAST_INGEST_SQL = fast_ingest_sql()
 
 
 async def ingest(
@@ -91,8 +97,13 @@ async def ingest(
     timezone: str = "Asia/Ho_Chi_Minh",
     switchboards: frozenset[str] = KNOWN_SWITCHBOARDS,
 ) -> IngestResult:
-    """Parse, apply and store, inside the caller's transaction. Raises MalformedEvent (nothing
-    written) for a body to quarantine."""
+    """Parse, apply and store a body atomically. Raises MalformedEvent (nothing written) for a body
+    to quarantine.
+
+    The common body — no overflow origin, no missed offer — is one statement: on an autocommit
+    connection that is one round trip and one transaction. Anything else runs several statements in
+    a transaction.
+    """
     events = parse_body(source, body, content_type, ZoneInfo(timezone), received_at)
     for i, e in enumerate(events):
         if e.origin and e.origin.split(":", 1)[0] not in switchboards:
@@ -101,34 +112,71 @@ async def ingest(
                 i,
                 "HOTLINE_ORIGIN",
             )
-    applied = await prepare(conn, switchboard, events, keyring)
-    params: dict[str, Any] = {
-        "e_key": dedup_keys(keyring, source, events, webhook_id),
-        "e_type": [e.event_type for e in events],
-        "e_at": [e.at for e in events],
-        "e_lk": [e.linkedid for e in events],
-        "e_uid": [e.uniqueid for e in events],
-        "e_ch": [e.channel for e in events],
-        "e_body": [keyring.encrypt_bytes(e.body, BODY_CONTEXT) for e in events],
-        "e_tsb": [t[0] if t else None for t in applied.targets],
-        "e_tlk": [t[1] if t else None for t in applied.targets],
-        "e_ord": list(range(len(events))),
-        "e_sb": switchboard,
-        "e_src": source,
-        "e_wid": webhook_id,
-        "e_rat": received_at,
-    }
-    if applied.offers:
+    keys = dedup_keys(keyring, source, events, webhook_id)
+    bodies = [keyring.encrypt_bytes(e.body, BODY_CONTEXT) for e in events]
+    own = await own_facts(conn, switchboard, events, keyring)
+    if not own.has_origin and not own.offers:
+        arrays = call_arrays(own.facts)
+        params: list[Any] = [arrays[c] for c in arrays]
+        params += [
+            keys,
+            [e.event_type for e in events],
+            [e.at for e in events],
+            [e.linkedid for e in events],
+            [e.uniqueid for e in events],
+            [e.channel for e in events],
+            bodies,
+            list(range(len(events))),
+            own.placed,
+            switchboard,
+            source,
+            webhook_id,
+            received_at,
+        ]
+        try:
+            # inside a caller's transaction (tests, replay) a savepoint keeps a failure contained
+            async with _atomic(conn):
+                cur = AsyncRawCursor(conn)
+                await cur.execute(FAST_INGEST_SQL, params, prepare=True)
+                stored = len(await cur.fetchall())
+            return IngestResult(received=len(events), stored=stored)
+        except psycopg.errors.CardinalityViolation:
+            pass  # two legs of one call in this body: merge them in Python below
+    async with conn.transaction():
+        applied = await prepare(conn, switchboard, events, keyring)
         ids = await merge_facts(conn, applied.facts)
         await save_offers(conn, ids, applied.offers)
-        params["e_call"] = [ids[t] if t else None for t in applied.targets]
-        cur = await conn.execute(INSERT_EVENTS_SQL, params)
-    else:
-        params.update(call_arrays(applied.facts))
-        params["e_call"] = [None] * len(events)
-        cur = await conn.execute(INGEST_SQL, params)
-    stored = len(await cur.fetchall())
+        cur2 = await conn.execute(
+            INSERT_EVENTS_SQL,
+            {
+                "e_key": keys,
+                "e_type": [e.event_type for e in events],
+                "e_at": [e.at for e in events],
+                "e_lk": [e.linkedid for e in events],
+                "e_uid": [e.uniqueid for e in events],
+                "e_ch": [e.channel for e in events],
+                "e_body": bodies,
+                "e_tsb": [t[0] if t else None for t in applied.targets],
+                "e_tlk": [t[1] if t else None for t in applied.targets],
+                "e_call": [ids[t] if t else None for t in applied.targets],
+                "e_ord": list(range(len(events))),
+                "e_sb": switchboard,
+                "e_src": source,
+                "e_wid": webhook_id,
+                "e_rat": received_at,
+            },
+        )
+        stored = len(await cur2.fetchall())
     return IngestResult(received=len(events), stored=stored)
+
+
+@asynccontextmanager
+async def _atomic(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
+    if conn.info.transaction_status == TransactionStatus.IDLE and conn.autocommit:
+        yield  # one statement on an autocommit connection is its own transaction
+    else:
+        async with conn.transaction():
+            yield
 
 
 async def quarantine(

@@ -66,13 +66,12 @@ async def receive(switchboard: SwitchboardCode, source: Source, request: Request
     received_at = datetime.now(UTC)
     # the hot path speaks psycopg directly: one statement stores and applies the whole body
     async with request.app.state.raw_connection() as conn:
+        await credentials.authenticate(conn, keyring, switchboard, headers, body, address)
         try:
-            async with conn.transaction():
-                await credentials.authenticate(conn, keyring, switchboard, headers, body, address)
-                result = await intake.ingest(
-                    conn, keyring, switchboard, source, body, content_type, webhook_id, received_at
-                )
-            # committed: only now is the sender told
+            # atomic and committed when it returns: only then is the sender told
+            result = await intake.ingest(
+                conn, keyring, switchboard, source, body, content_type, webhook_id, received_at
+            )
         except MalformedEvent as error:
             code = 400 if error.index is None else 422
             async with conn.transaction():
