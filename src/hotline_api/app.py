@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from hotline_api.audit.router import router as audit_router
@@ -48,8 +48,12 @@ async def load_last_event_times(session: AsyncSession) -> None:
     is visible at once after a restart (one index lookup per switchboard)."""
     codes = (await session.scalars(select(Switchboard.code))).all()
     for code in codes:
+        # the newest events are at the end of the primary key: a short backward walk
         last = await session.scalar(
-            select(func.max(WebhookEvent.received_at)).where(WebhookEvent.switchboard_code == code)
+            select(WebhookEvent.received_at)
+            .where(WebhookEvent.switchboard_code == code)
+            .order_by(WebhookEvent.id.desc())
+            .limit(1)
         )
         if last is not None:
             WEBHOOK_LAST_EVENT.labels(code).set(max(last.timestamp(), _gauge_value(code)))
@@ -123,13 +127,14 @@ def create_app(
     app.state.head_revision = head_revision()
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    # the webhooks first: routes are tried in order, and theirs are the busiest
     for router in (
+        webhooks_router,
         ops_router,
         auth_router,
         users_router,
         reference_router,
         audit_router,
-        webhooks_router,
         switchboards_router,
         calls_router,
     ):

@@ -253,25 +253,25 @@ async def _extensions(conn: AsyncConnection[Any], switchboard: str) -> dict[str,
     key = f"ext:{switchboard}"
     hit = _cache.get(key)
     if hit and hit.until > time.monotonic():
-        return dict(hit.value)
+        return hit.value  # type: ignore[no-any-return]
     cur = await conn.execute(
         "SELECT extension, user_id FROM user_extensions WHERE switchboard_code = %s", (switchboard,)
     )
     value = {ext: uid for ext, uid in await cur.fetchall()}
     _cache[key] = _Cached(time.monotonic() + CACHE_SECONDS, value)
-    return dict(value)
+    return value
 
 
 async def _area_codes(conn: AsyncConnection[Any]) -> dict[str, tuple[str, str]]:
     hit = _cache.get("area_codes")
     if hit:
-        return dict(hit.value)
+        return hit.value  # type: ignore[no-any-return]
     cur = await conn.execute(
         "SELECT a.code, p.code, p.region FROM area_codes a JOIN provinces p ON p.code = a.province_code"
     )
     value = {code: (province, region) for code, province, region in await cur.fetchall()}
     _cache["area_codes"] = _Cached(float("inf"), value)
-    return dict(value)
+    return value
 
 
 def clear_cache() -> None:

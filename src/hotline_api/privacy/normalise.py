@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import phonenumbers
 
@@ -25,6 +26,7 @@ def name_tokens(name: str) -> list[str]:
     return seen
 
 
+@lru_cache(maxsize=8192)
 def normalise_phone(raw: str, default_region: str = "VN") -> str | None:
     """E.164 form of a phone number as a switchboard presents it, or None when it is not one.
 

@@ -38,7 +38,6 @@ class WebhookEvent(Base):
     __table_args__ = (
         Index("uq_webhook_events_dedup", "switchboard_code", "dedup_key", unique=True),
         Index("ix_webhook_events_call_id", "call_id"),
-        Index("ix_webhook_events_switchboard_received", "switchboard_code", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
