@@ -19,7 +19,8 @@ from psycopg import AsyncConnection, AsyncRawCursor
 from psycopg.pq import TransactionStatus
 
 from hotline_api.calls.service import (
-    call_arrays,
+    events_json,
+    facts_json,
     fast_ingest_sql,
     merge_facts,
     own_facts,
@@ -116,23 +117,21 @@ async def ingest(
     bodies = [keyring.encrypt_bytes(e.body, BODY_CONTEXT) for e in events]
     own = await own_facts(conn, switchboard, events, keyring)
     if not own.has_origin and not own.offers:
-        arrays = call_arrays(own.facts)
-        params: list[Any] = [arrays[c] for c in arrays]
-        params += [
-            keys,
-            [e.event_type for e in events],
-            [e.at for e in events],
-            [e.linkedid for e in events],
-            [e.uniqueid for e in events],
-            [e.channel for e in events],
-            bodies,
-            list(range(len(events))),
-            own.placed,
-            switchboard,
-            source,
-            webhook_id,
-            received_at,
+        rows = [
+            {
+                "dedup_key": keys[i],
+                "event_type": e.event_type,
+                "event_time": e.at,
+                "linkedid": e.linkedid,
+                "uniqueid": e.uniqueid,
+                "channel": e.channel,
+                "body_enc": bodies[i],
+                "ord": i,
+                "plk": own.placed[i],
+            }
+            for i, e in enumerate(events)
         ]
+        params = [facts_json(own.facts), events_json(rows), switchboard, source, webhook_id, received_at]
         try:
             # inside a caller's transaction (tests, replay) a savepoint keeps a failure contained
             async with _atomic(conn):
