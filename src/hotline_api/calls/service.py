@@ -32,7 +32,7 @@ CallKey = tuple[str, str]  # (switchboard, linkedid)
 
 # --- the merge, in SQL ------------------------------------------------------------------------
 
-_COLUMNS = (
+CALL_COLUMNS = _COLUMNS = (
     "switchboard_code",
     "linkedid",
     "started_at",
@@ -158,6 +158,30 @@ def fast_ingest_sql() -> str:
     )
 
 
+def single_ingest_sql() -> str:
+    """The intake of one event of at most one call, with scalar parameters: the common request of a
+    dialplan's CURL(). $1..$24 the call's facts (in _COLUMNS order); then the event: $25 dedup key,
+    $26 type, $27 time, $28 uniqueid, $29 channel, $30 body, $31 source, $32 webhook-id, $33 received
+    at. A call-less event passes NULL facts and no call row is touched."""
+    n = len(_COLUMNS)
+    values = ", ".join(f"${i + 3}::{_TYPES.get(c, 'timestamptz')}" for i, c in enumerate(_COLUMNS[2:]))
+    leg = (
+        "(SELECT c2.{col} FROM call_legs l JOIN calls c2 ON c2.id = l.call_id "
+        "WHERE l.switchboard_code = $1 AND l.linkedid = $2)"
+    )
+    return (
+        f"WITH up AS (INSERT INTO calls AS c ({', '.join(_COLUMNS)}) "
+        f"SELECT COALESCE({leg.format(col='switchboard_code')}, $1), COALESCE({leg.format(col='linkedid')}, $2), "
+        f"{values} WHERE $2::text IS NOT NULL "
+        "ON CONFLICT (switchboard_code, linkedid) DO UPDATE SET " + ", ".join(_SETS) + " RETURNING c.id) "
+        "INSERT INTO webhook_events (switchboard_code, source, dedup_key, webhook_id, received_at, event_type, "
+        "event_time, linkedid, uniqueid, channel, call_id, body_enc) "
+        f"SELECT $1, ${n + 7}, ${n + 1}, ${n + 8}, ${n + 9}, ${n + 2}, ${n + 3}, $2, ${n + 4}, ${n + 5}, "
+        f"(SELECT id FROM up), ${n + 6} "
+        "ON CONFLICT (switchboard_code, dedup_key) DO NOTHING RETURNING id"
+    )
+
+
 def _json_value(v: Any) -> Any:
     if isinstance(v, bytes):
         return base64.b64encode(v).decode("ascii")
@@ -167,14 +191,14 @@ def _json_value(v: Any) -> Any:
 
 
 def facts_json(facts: dict[CallKey, CallFacts]) -> str:
-    return json.dumps([{k: _json_value(v) for k, v in _row(key, f).items()} for key, f in facts.items()])
+    return json.dumps([{k: _json_value(v) for k, v in call_row(key, f).items()} for key, f in facts.items()])
 
 
 def events_json(rows: list[dict[str, Any]]) -> str:
     return json.dumps([{k: _json_value(v) for k, v in r.items()} for r in rows], ensure_ascii=False)
 
 
-def _row(key: CallKey, f: CallFacts) -> dict[str, Any]:
+def call_row(key: CallKey, f: CallFacts) -> dict[str, Any]:
     return {
         "switchboard_code": key[0],
         "linkedid": key[1],
@@ -204,7 +228,7 @@ def _row(key: CallKey, f: CallFacts) -> dict[str, Any]:
 
 
 def call_arrays(facts: dict[CallKey, CallFacts]) -> dict[str, list[Any]]:
-    rows = [_row(k, f) for k, f in facts.items()]
+    rows = [call_row(k, f) for k, f in facts.items()]
     return {c: [r[c] for r in rows] for c in _COLUMNS}
 
 

@@ -19,6 +19,8 @@ from psycopg import AsyncConnection, AsyncRawCursor
 from psycopg.pq import TransactionStatus
 
 from hotline_api.calls.service import (
+    CALL_COLUMNS,
+    call_row,
     events_json,
     facts_json,
     fast_ingest_sql,
@@ -26,6 +28,7 @@ from hotline_api.calls.service import (
     own_facts,
     prepare,
     save_offers,
+    single_ingest_sql,
 )
 from hotline_api.privacy.crypto import Keyring
 from hotline_api.telephony.parsing import Event, MalformedEvent, parse_body
@@ -84,6 +87,7 @@ INSERT_EVENTS_SQL = (
 
 
 FAST_INGEST_SQL = fast_ingest_sql()
+SINGLE_INGEST_SQL = single_ingest_sql()
 
 
 async def ingest(
@@ -116,6 +120,31 @@ async def ingest(
     keys = dedup_keys(keyring, source, events, webhook_id)
     bodies = [keyring.encrypt_bytes(e.body, BODY_CONTEXT) for e in events]
     own = await own_facts(conn, switchboard, events, keyring)
+    if len(events) == 1 and len(own.facts) <= 1 and not own.has_origin and not own.offers:
+        e = events[0]
+        if own.facts:
+            ((key, facts),) = own.facts.items()
+            row = call_row(key, facts)
+            call = [row[c] for c in CALL_COLUMNS]
+        else:
+            call = [switchboard, None] + [None] * (len(CALL_COLUMNS) - 2)
+        params1 = [
+            *call,
+            keys[0],
+            e.event_type,
+            e.at,
+            e.uniqueid,
+            e.channel,
+            bodies[0],
+            source,
+            webhook_id,
+            received_at,
+        ]
+        async with _atomic(conn):
+            cur = AsyncRawCursor(conn)
+            await cur.execute(SINGLE_INGEST_SQL, params1, prepare=True)
+            stored = len(await cur.fetchall())
+        return IngestResult(received=1, stored=stored)
     if not own.has_origin and not own.offers:
         rows = [
             {
