@@ -28,6 +28,7 @@ from hotline_api.db import migrate
 from hotline_api.db.embedded import EmbeddedPostgres
 from hotline_api.db.session import get_session
 from hotline_api.privacy.crypto import Keyring
+from hotline_api.telephony.batcher import IntakeBatcher
 from tests import factories
 
 TEST_DB = "hotline_test"
@@ -166,10 +167,17 @@ async def client(
 
     app.dependency_overrides[get_session] = test_session
     original_raw = app.state.raw_connection
+    original_batcher = app.state.intake_batcher
     app.state.raw_connection = test_raw_connection
+    # one write at a time: every write shares the test's one connection
+    app.state.intake_batcher = IntakeBatcher(
+        lambda: app.state.raw_connection, app.state.keyring, max_in_flight=1
+    )
     try:
         async with httpx.AsyncClient(base_url=server_url, timeout=10) as c:
             yield c
     finally:
         app.dependency_overrides.pop(get_session, None)
+        await app.state.intake_batcher.close()
         app.state.raw_connection = original_raw
+        app.state.intake_batcher = original_batcher

@@ -31,6 +31,7 @@ from hotline_api.privacy.crypto import Keyring
 from hotline_api.privacy.keys import check_keys, load_or_create_keyring
 from hotline_api.reference.models import Switchboard
 from hotline_api.reference.router import router as reference_router
+from hotline_api.telephony.batcher import IntakeBatcher
 from hotline_api.telephony.models import WebhookEvent
 from hotline_api.telephony.router import admin_router as switchboards_router
 from hotline_api.telephony.router import webhooks as webhooks_router
@@ -91,10 +92,12 @@ def create_app(
             app.state.raw_connection = raw_connection_factory(raw_pool)
         else:
             app.state.raw_connection = engine_raw_connection_factory(app.state.engine)
+
         if keyring is None:
             app.state.keyring, _ = load_or_create_keyring(settings)
         else:
             app.state.keyring = keyring
+        app.state.intake_batcher = IntakeBatcher(lambda: app.state.raw_connection, app.state.keyring)
         # refuse to serve with keys that cannot read the stored data
         async with app.state.sessionmaker() as session:
             await check_keys(session, app.state.keyring)
@@ -112,6 +115,7 @@ def create_app(
             else:
                 yield
         finally:
+            await app.state.intake_batcher.close()
             if raw_pool is not None:
                 await raw_pool.close()
             if own_engine:

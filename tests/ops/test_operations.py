@@ -152,8 +152,11 @@ async def test_a_silent_switchboard_shows_in_metrics(client, session, app):
     s = scenario("not_queued", switchboard="danang")
     await post(client, "danang", "cdr", [e for src, e in s.events if src == "cdr"], secret)
     text = (await client.get("/metrics", headers=admin.headers)).text
-    line = next(x for x in text.splitlines()
-                if x.startswith('hotline_switchboard_last_event_timestamp_seconds{switchboard="danang"}'))
+    line = next(
+        x
+        for x in text.splitlines()
+        if x.startswith('hotline_switchboard_last_event_timestamp_seconds{switchboard="danang"}')
+    )
     import time
 
     assert abs(float(line.split()[-1]) - time.time()) < 60

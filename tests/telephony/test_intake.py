@@ -661,3 +661,33 @@ async def test_database_outage_on_a_webhook_answers_503(settings):
     assert r.status_code == 503
     assert r.headers["retry-after"]
     await dead.dispose()
+
+
+async def test_concurrent_requests_are_written_together_and_each_is_answered_truly(client, session, app):
+    """Many switchboard requests at once: the batcher writes them together, each sender learns how
+    many of its events were new, and the calls come out as if the events had come one by one."""
+    import asyncio
+    import random
+
+    secret = await switchboard_secret(session)
+    scenarios = [scenario("abandoned") for _ in range(4)]
+    events = [e for s in scenarios for src, e in s.events if src == "ari"]
+    sends = events + random.Random(3).sample(events, 15)  # some sent twice
+    random.Random(4).shuffle(sends)
+    writes = []
+    original = app.state.intake_batcher._write
+
+    async def counting_write(batch):  # type: ignore[no-untyped-def]
+        writes.append(len(batch))
+        await original(batch)
+
+    app.state.intake_batcher._write = counting_write
+    responses = await asyncio.gather(*[post(client, "hanoi", "ari", e, secret) for e in sends])
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
+    assert sum(r.json()["stored"] for r in responses) == len(events)
+    assert sum(r.json()["duplicates"] for r in responses) == 15
+    assert max(writes) > 1, "concurrent bodies should share a write"
+    assert await session.scalar(select(func.count()).select_from(WebhookEvent)) == len(events)
+    for s in scenarios:
+        call = await session.scalar(select(Call).where(Call.linkedid == s.linkedid))
+        assert call is not None and call.ended_at is not None and call.outcome == "not_queued"

@@ -121,11 +121,13 @@ UPSERT_CALLS = (
 
 
 def fast_ingest_sql() -> str:
-    """The whole intake of a body as one statement (for a raw cursor): resolve overflow legs, merge
+    """The intake of many bodies as one statement (for a raw cursor): resolve overflow legs, merge
     the facts into the calls, store the events with their call.
 
     $1 is the facts and $2 the events, each a JSON array (bytes in base64): two parameters cost the
-    driver far less than an array per column. $3–$6: switchboard, source, webhook-id, received at.
+    driver far less than an array per column. Facts come one row per call (merged beforehand);
+    events carry their own switchboard, source, webhook-id and time of arrival, so that bodies from
+    several requests travel together (the intake batcher).
     """
 
     def sql_type(col: str) -> str:
@@ -146,15 +148,16 @@ def fast_ingest_sql() -> str:
         "ON CONFLICT (switchboard_code, linkedid) DO UPDATE SET "
         + ", ".join(_SETS)
         + " RETURNING c.id, c.switchboard_code, c.linkedid), "
-        "m AS (SELECT t.linkedid AS elk, up.id FROM t JOIN up ON up.switchboard_code = t.tsb AND up.linkedid = t.tlk) "
+        "m AS (SELECT t.switchboard_code AS esb, t.linkedid AS elk, up.id FROM t "
+        "JOIN up ON up.switchboard_code = t.tsb AND up.linkedid = t.tlk) "
         "INSERT INTO webhook_events (switchboard_code, source, dedup_key, webhook_id, received_at, event_type, "
         "event_time, linkedid, uniqueid, channel, call_id, body_enc) "
-        "SELECT $3, $4, decode(ev.dedup_key, 'base64'), $5, $6, ev.event_type, ev.event_time, ev.linkedid, "
-        "ev.uniqueid, ev.channel, m.id, decode(ev.body_enc, 'base64') FROM json_to_recordset($2::json) AS "
-        "ev(dedup_key text, event_type text, event_time timestamptz, linkedid text, uniqueid text, channel text, "
-        "body_enc text, ord int, plk text) "
-        "LEFT JOIN m ON m.elk = ev.plk ORDER BY ev.ord "
-        "ON CONFLICT (switchboard_code, dedup_key) DO NOTHING RETURNING id"
+        "SELECT ev.sb, ev.src, decode(ev.dedup_key, 'base64'), ev.wid, ev.rat, ev.event_type, ev.event_time, "
+        "ev.linkedid, ev.uniqueid, ev.channel, m.id, decode(ev.body_enc, 'base64') FROM json_to_recordset($2::json) AS "
+        "ev(sb text, src text, wid text, rat timestamptz, dedup_key text, event_type text, event_time timestamptz, "
+        "linkedid text, uniqueid text, channel text, body_enc text, ord int, plk text) "
+        "LEFT JOIN m ON m.esb = ev.sb AND m.elk = ev.plk ORDER BY ev.ord "
+        "ON CONFLICT (switchboard_code, dedup_key) DO NOTHING RETURNING switchboard_code, dedup_key"
     )
 
 

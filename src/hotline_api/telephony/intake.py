@@ -7,7 +7,7 @@ the request fail with 503 so that the sender retries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,8 +18,11 @@ import psycopg
 from psycopg import AsyncConnection, AsyncRawCursor
 from psycopg.pq import TransactionStatus
 
+from hotline_api.calls.facts import CallFacts
 from hotline_api.calls.service import (
     CALL_COLUMNS,
+    CallKey,
+    OwnFacts,
     call_row,
     events_json,
     facts_json,
@@ -90,6 +93,165 @@ FAST_INGEST_SQL = fast_ingest_sql()
 SINGLE_INGEST_SQL = single_ingest_sql()
 
 
+@dataclass
+class PreparedBody:
+    """A body parsed, sealed and reduced to facts: ready to be written, alone or with others."""
+
+    switchboard: str
+    source: str
+    webhook_id: str | None
+    received_at: datetime
+    events: list[Event]
+    keys: list[bytes]
+    bodies: list[bytes]
+    own: OwnFacts
+
+    @property
+    def joinable(self) -> bool:
+        """Whether it can travel in one statement with others (no overflow origin, no missed offer)."""
+        return not self.own.has_origin and not self.own.offers
+
+
+async def prepare_body(
+    conn: AsyncConnection[Any],
+    keyring: Keyring,
+    switchboard: str,
+    source: str,
+    body: bytes,
+    content_type: str,
+    webhook_id: str | None,
+    received_at: datetime,
+    timezone: str = "Asia/Ho_Chi_Minh",
+    switchboards: frozenset[str] = KNOWN_SWITCHBOARDS,
+) -> PreparedBody:
+    """Parse and seal a body; MalformedEvent for a body to quarantine. Writes nothing."""
+    events = parse_body(source, body, content_type, ZoneInfo(timezone), received_at)
+    for i, e in enumerate(events):
+        if e.origin and e.origin.split(":", 1)[0] not in switchboards:
+            raise MalformedEvent(
+                f"HOTLINE_ORIGIN names an unknown switchboard {e.origin.split(':', 1)[0]!r}",
+                i,
+                "HOTLINE_ORIGIN",
+            )
+    return PreparedBody(
+        switchboard=switchboard,
+        source=source,
+        webhook_id=webhook_id,
+        received_at=received_at,
+        events=events,
+        keys=dedup_keys(keyring, source, events, webhook_id),
+        bodies=[keyring.encrypt_bytes(e.body, BODY_CONTEXT) for e in events],
+        own=await own_facts(conn, switchboard, events, keyring),
+    )
+
+
+async def write_joined(conn: AsyncConnection[Any], items: Sequence[PreparedBody]) -> list[int]:
+    """Write joinable bodies in one statement (one transaction); how many events of each were new.
+
+    Raises psycopg.errors.CardinalityViolation when two of the calls named turn out to be legs of one
+    call: write those bodies one by one then.
+    """
+    if len(items) == 1 and len(items[0].events) == 1 and len(items[0].own.facts) <= 1:
+        return [await _write_single(conn, items[0])]
+    facts: dict[CallKey, CallFacts] = {}
+    rows: list[dict[str, Any]] = []
+    owner: dict[tuple[str, bytes], list[int]] = {}
+    for n, item in enumerate(items):
+        for key, f in item.own.facts.items():
+            facts.setdefault(key, CallFacts()).merge(f)
+        for i, e in enumerate(item.events):
+            rows.append(
+                {
+                    "sb": item.switchboard,
+                    "src": item.source,
+                    "wid": item.webhook_id,
+                    "rat": item.received_at,
+                    "dedup_key": item.keys[i],
+                    "event_type": e.event_type,
+                    "event_time": e.at,
+                    "linkedid": e.linkedid,
+                    "uniqueid": e.uniqueid,
+                    "channel": e.channel,
+                    "body_enc": item.bodies[i],
+                    "ord": len(rows),
+                    "plk": item.own.placed[i],
+                }
+            )
+            owner.setdefault((item.switchboard, item.keys[i]), []).append(n)
+    # inside a caller's transaction (tests, replay) a savepoint keeps a failure contained
+    async with _atomic(conn):
+        cur = AsyncRawCursor(conn)
+        await cur.execute(FAST_INGEST_SQL, [facts_json(facts), events_json(rows)], prepare=True)
+        returned = await cur.fetchall()
+    stored = [0] * len(items)
+    for sb, key in returned:
+        # the first body that carried an event stores it; a copy in a later body is its duplicate
+        stored[owner[(sb, bytes(key))][0]] += 1
+    return stored
+
+
+async def _write_single(conn: AsyncConnection[Any], item: PreparedBody) -> int:
+    """One event of at most one call — a dialplan's CURL() — with scalar parameters."""
+    e = item.events[0]
+    if item.own.facts:
+        ((key, facts),) = item.own.facts.items()
+        row = call_row(key, facts)
+        call = [row[c] for c in CALL_COLUMNS]
+    else:
+        call = [item.switchboard, None] + [None] * (len(CALL_COLUMNS) - 2)
+    params = [
+        *call,
+        item.keys[0],
+        e.event_type,
+        e.at,
+        e.uniqueid,
+        e.channel,
+        item.bodies[0],
+        item.source,
+        item.webhook_id,
+        item.received_at,
+    ]
+    async with _atomic(conn):
+        cur = AsyncRawCursor(conn)
+        await cur.execute(SINGLE_INGEST_SQL, params, prepare=True)
+        return len(await cur.fetchall())
+
+
+async def write_alone(conn: AsyncConnection[Any], keyring: Keyring, item: PreparedBody) -> int:
+    """Any body, on its own, in a transaction of several statements (legs resolved in Python)."""
+    if item.joinable:
+        try:
+            return (await write_joined(conn, [item]))[0]
+        except psycopg.errors.CardinalityViolation:
+            pass  # two legs of one call in this body: merge them in Python below
+    events = item.events
+    async with conn.transaction():
+        applied = await prepare(conn, item.switchboard, events, keyring)
+        ids = await merge_facts(conn, applied.facts)
+        await save_offers(conn, ids, applied.offers)
+        cur = await conn.execute(
+            INSERT_EVENTS_SQL,
+            {
+                "e_key": item.keys,
+                "e_type": [e.event_type for e in events],
+                "e_at": [e.at for e in events],
+                "e_lk": [e.linkedid for e in events],
+                "e_uid": [e.uniqueid for e in events],
+                "e_ch": [e.channel for e in events],
+                "e_body": item.bodies,
+                "e_tsb": [t[0] if t else None for t in applied.targets],
+                "e_tlk": [t[1] if t else None for t in applied.targets],
+                "e_call": [ids[t] if t else None for t in applied.targets],
+                "e_ord": list(range(len(events))),
+                "e_sb": item.switchboard,
+                "e_src": item.source,
+                "e_wid": item.webhook_id,
+                "e_rat": item.received_at,
+            },
+        )
+        return len(await cur.fetchall())
+
+
 async def ingest(
     conn: AsyncConnection[Any],
     keyring: Keyring,
@@ -102,100 +264,21 @@ async def ingest(
     timezone: str = "Asia/Ho_Chi_Minh",
     switchboards: frozenset[str] = KNOWN_SWITCHBOARDS,
 ) -> IngestResult:
-    """Parse, apply and store a body atomically. Raises MalformedEvent (nothing written) for a body
-    to quarantine.
-
-    The common body — no overflow origin, no missed offer — is one statement: on an autocommit
-    connection that is one round trip and one transaction. Anything else runs several statements in
-    a transaction.
-    """
-    events = parse_body(source, body, content_type, ZoneInfo(timezone), received_at)
-    for i, e in enumerate(events):
-        if e.origin and e.origin.split(":", 1)[0] not in switchboards:
-            raise MalformedEvent(
-                f"HOTLINE_ORIGIN names an unknown switchboard {e.origin.split(':', 1)[0]!r}",
-                i,
-                "HOTLINE_ORIGIN",
-            )
-    keys = dedup_keys(keyring, source, events, webhook_id)
-    bodies = [keyring.encrypt_bytes(e.body, BODY_CONTEXT) for e in events]
-    own = await own_facts(conn, switchboard, events, keyring)
-    if len(events) == 1 and len(own.facts) <= 1 and not own.has_origin and not own.offers:
-        e = events[0]
-        if own.facts:
-            ((key, facts),) = own.facts.items()
-            row = call_row(key, facts)
-            call = [row[c] for c in CALL_COLUMNS]
-        else:
-            call = [switchboard, None] + [None] * (len(CALL_COLUMNS) - 2)
-        params1 = [
-            *call,
-            keys[0],
-            e.event_type,
-            e.at,
-            e.uniqueid,
-            e.channel,
-            bodies[0],
-            source,
-            webhook_id,
-            received_at,
-        ]
-        async with _atomic(conn):
-            cur = AsyncRawCursor(conn)
-            await cur.execute(SINGLE_INGEST_SQL, params1, prepare=True)
-            stored = len(await cur.fetchall())
-        return IngestResult(received=1, stored=stored)
-    if not own.has_origin and not own.offers:
-        rows = [
-            {
-                "dedup_key": keys[i],
-                "event_type": e.event_type,
-                "event_time": e.at,
-                "linkedid": e.linkedid,
-                "uniqueid": e.uniqueid,
-                "channel": e.channel,
-                "body_enc": bodies[i],
-                "ord": i,
-                "plk": own.placed[i],
-            }
-            for i, e in enumerate(events)
-        ]
-        params = [facts_json(own.facts), events_json(rows), switchboard, source, webhook_id, received_at]
-        try:
-            # inside a caller's transaction (tests, replay) a savepoint keeps a failure contained
-            async with _atomic(conn):
-                cur = AsyncRawCursor(conn)
-                await cur.execute(FAST_INGEST_SQL, params, prepare=True)
-                stored = len(await cur.fetchall())
-            return IngestResult(received=len(events), stored=stored)
-        except psycopg.errors.CardinalityViolation:
-            pass  # two legs of one call in this body: merge them in Python below
-    async with conn.transaction():
-        applied = await prepare(conn, switchboard, events, keyring)
-        ids = await merge_facts(conn, applied.facts)
-        await save_offers(conn, ids, applied.offers)
-        cur2 = await conn.execute(
-            INSERT_EVENTS_SQL,
-            {
-                "e_key": keys,
-                "e_type": [e.event_type for e in events],
-                "e_at": [e.at for e in events],
-                "e_lk": [e.linkedid for e in events],
-                "e_uid": [e.uniqueid for e in events],
-                "e_ch": [e.channel for e in events],
-                "e_body": bodies,
-                "e_tsb": [t[0] if t else None for t in applied.targets],
-                "e_tlk": [t[1] if t else None for t in applied.targets],
-                "e_call": [ids[t] if t else None for t in applied.targets],
-                "e_ord": list(range(len(events))),
-                "e_sb": switchboard,
-                "e_src": source,
-                "e_wid": webhook_id,
-                "e_rat": received_at,
-            },
-        )
-        stored = len(await cur2.fetchall())
-    return IngestResult(received=len(events), stored=stored)
+    """Parse, apply and store one body atomically, on this connection (replay, tools, tests)."""
+    item = await prepare_body(
+        conn,
+        keyring,
+        switchboard,
+        source,
+        body,
+        content_type,
+        webhook_id,
+        received_at,
+        timezone,
+        switchboards,
+    )
+    stored = await write_alone(conn, keyring, item)
+    return IngestResult(received=len(item.events), stored=stored)
 
 
 @asynccontextmanager

@@ -64,12 +64,11 @@ async def receive(switchboard: SwitchboardCode, source: Source, request: Request
     content_type = headers.get("content-type", "")
     webhook_id = headers.get("webhook-id")
     received_at = datetime.now(UTC)
-    # the hot path speaks psycopg directly: one statement stores and applies the whole body
+    # the hot path speaks psycopg directly; bodies arriving together are written together
     async with request.app.state.raw_connection() as conn:
         await credentials.authenticate(conn, keyring, switchboard, headers, body, address)
         try:
-            # atomic and committed when it returns: only then is the sender told
-            result = await intake.ingest(
+            item = await intake.prepare_body(
                 conn, keyring, switchboard, source, body, content_type, webhook_id, received_at
             )
         except MalformedEvent as error:
@@ -83,6 +82,9 @@ async def receive(switchboard: SwitchboardCode, source: Source, request: Request
             if code == 400:
                 raise BadRequest(message, field=error.field) from None
             raise Unprocessable(message, field=error.field) from None
+    # durable when this returns: only then is the sender told
+    stored = await request.app.state.intake_batcher.submit(item)
+    result = intake.IngestResult(received=len(item.events), stored=stored)
     WEBHOOK_EVENTS.labels(switchboard, source, "stored").inc(result.stored)
     if result.duplicates:
         WEBHOOK_EVENTS.labels(switchboard, source, "duplicate").inc(result.duplicates)
