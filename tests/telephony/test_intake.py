@@ -677,7 +677,7 @@ async def test_concurrent_requests_are_written_together_and_each_is_answered_tru
     writes = []
     original = app.state.intake_batcher._write
 
-    async def counting_write(batch):  # type: ignore[no-untyped-def]
+    async def counting_write(batch):
         writes.append(len(batch))
         await original(batch)
 
