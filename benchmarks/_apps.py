@@ -1,7 +1,9 @@
 """The apps benchmarks/ingest.py compares, each served by uvicorn the same way.
 
 - ``bare``: FastAPI reads the body and validates it as JSON; no database.
-- ``naive``: FastAPI inserts the raw body into a table and commits; nothing else.
+- ``naive``: FastAPI inserts the raw body into a table and commits, through psycopg's pool (the
+  driver the intake itself uses); nothing else.
+- ``naive_sqlalchemy``: the same insert through SQLAlchemy's async engine, for comparison.
 - ``service``: the real hotline-api (credential check, parsing, encryption, deduplication, the call
   record, one commit).
 """
@@ -28,7 +30,7 @@ def bare() -> FastAPI:
     return app
 
 
-def naive() -> FastAPI:
+def naive_sqlalchemy() -> FastAPI:
     app = FastAPI()
     engine = create_async_engine(os.environ["HOTLINE_DATABASE_URL"], pool_size=10, max_overflow=10)
 
@@ -51,8 +53,8 @@ def service() -> FastAPI:
     return create_app()
 
 
-def naive_psycopg() -> FastAPI:
-    """The naive insert through psycopg's own pool, without SQLAlchemy (for comparison)."""
+def naive() -> FastAPI:
+    """The naive insert through psycopg's own pool, as the intake does."""
     from contextlib import asynccontextmanager
 
     from psycopg_pool import AsyncConnectionPool

@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes for every app")
-    parser.add_argument("--apps", default="bare,naive,service")
+    parser.add_argument("--apps", default="bare,naive_sqlalchemy,naive,service")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -210,7 +210,7 @@ def main() -> None:
                 finally:
                     os.killpg(server.pid, signal.SIGTERM)
                     server.wait(timeout=30)
-        if ("service", 1) in results and ("naive", 1) in results:
+        if ("service", 1) in results and ("naive", 1) in results:  # naive: psycopg, the intake's own driver
             print()
             for batch in (1, 20):
                 s, n = results[("service", batch)], results.get(("naive", batch))

@@ -200,14 +200,19 @@ def _lower_keys(obj: Mapping[str, Any]) -> dict[str, Any]:
 # ---- bodies → lists of raw events -----------------------------------------------------------
 
 
-def decode_json_events(body: bytes) -> list[tuple[Any, bytes]]:
-    """One JSON object or an array of them → [(object, its canonical bytes)]."""
+def _utf8_text(body: bytes) -> str:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedEvent(f"the body is not UTF-8 (byte {exc.start})") from None
     if "\x00" in text:
         raise MalformedEvent("the body contains a NUL character")
+    return text
+
+
+def decode_json_events(body: bytes) -> list[tuple[Any, bytes]]:
+    """One JSON object or an array of them → [(object, its canonical bytes)]."""
+    text = _utf8_text(body)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -231,12 +236,7 @@ def decode_json_events(body: bytes) -> list[tuple[Any, bytes]]:
 
 def decode_ami_text(body: bytes) -> list[tuple[dict[str, Any], bytes]]:
     """Raw AMI: ``Key: value`` lines, a blank line between events."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise MalformedEvent(f"the body is not UTF-8 (byte {exc.start})") from None
-    if "\x00" in text:
-        raise MalformedEvent("the body contains a NUL character")
+    text = _utf8_text(body)
     blocks = [b for b in re.split(r"\r?\n\r?\n", text.strip()) if b.strip()]
     if not blocks:
         raise MalformedEvent("the body holds no AMI event")
@@ -259,16 +259,11 @@ def decode_ami_text(body: bytes) -> list[tuple[dict[str, Any], bytes]]:
 
 
 def decode_form(body: bytes) -> list[tuple[dict[str, Any], bytes]]:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise MalformedEvent(f"the body is not UTF-8 (byte {exc.start})") from None
+    text = _utf8_text(body)
     try:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=200)
     except ValueError as exc:
         raise MalformedEvent(f"the form body cannot be read: {exc}") from None
-    if "\x00" in text:
-        raise MalformedEvent("the body contains a NUL character")
     record = dict(pairs)
     return [(record, _canonical(record))]
 
