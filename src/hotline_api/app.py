@@ -31,6 +31,8 @@ from hotline_api.privacy.crypto import Keyring
 from hotline_api.privacy.keys import check_keys, load_or_create_keyring
 from hotline_api.reference.models import Switchboard
 from hotline_api.reference.router import router as reference_router
+from hotline_api.routing.router import route_router
+from hotline_api.routing.router import router as routing_router
 from hotline_api.telephony.batcher import IntakeBatcher
 from hotline_api.telephony.models import WebhookEvent
 from hotline_api.telephony.router import admin_router as switchboards_router
@@ -133,6 +135,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     # the webhooks first: routes are tried in order, and theirs are the busiest
     for router in (
+        route_router,  # before the webhooks: /{switchboard}/route is not an event source
         webhooks_router,
         ops_router,
         auth_router,
@@ -141,6 +144,7 @@ def create_app(
         audit_router,
         switchboards_router,
         calls_router,
+        routing_router,
     ):
         app.include_router(router)
     return app

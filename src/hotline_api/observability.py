@@ -60,6 +60,14 @@ WEBHOOK_LAST_EVENT = Gauge(
 )
 
 
+ROUTING_DECISIONS = Counter(
+    "hotline_routing_decisions_total",
+    "Answers to /route by action and reason (fallback: the dialplan's own queue)",
+    ["action", "reason"],
+    registry=REGISTRY,
+)
+
+
 def current_request_id() -> str | None:
     return _request_id.get()
 

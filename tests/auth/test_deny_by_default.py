@@ -42,7 +42,11 @@ async def test_every_route_requires_a_credential(app, client):
             continue
         r = await client.request(method, _concrete(path), json={})
         assert r.status_code == 401, f"{method} {path} answered {r.status_code} without a credential"
-        assert r.json()["error"]["code"] == "unauthorized"
+        if path.endswith("/route"):
+            # the dialplan's dialogue answers in its own form, always with an action to follow
+            assert "action=queue" in r.text and "reason=unauthorized" in r.text
+        else:
+            assert r.json()["error"]["code"] == "unauthorized"
         checked += 1
     assert checked >= 15
     # the allow-list names only routes that exist

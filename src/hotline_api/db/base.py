@@ -33,4 +33,5 @@ def import_all_models() -> None:
     from hotline_api.calls import models as _calls  # noqa: F401
     from hotline_api.privacy import models as _privacy  # noqa: F401
     from hotline_api.reference import models as _reference  # noqa: F401
+    from hotline_api.routing import models as _routing  # noqa: F401
     from hotline_api.telephony import models as _telephony  # noqa: F401
