@@ -29,8 +29,9 @@ async def test_a_counsellor_sets_their_availability(client, session):
     r = await client.put("/api/v1/me/presence", headers=me.headers, json={"state": "on_call"})
     assert r.status_code == 422 and "available, break, offline" in r.json()["error"]["message"]
     analyst = await signed_in(session, "analyst")
-    assert (await client.put("/api/v1/me/presence", headers=analyst.headers,
-                             json={"state": "available"})).status_code == 403
+    assert (
+        await client.put("/api/v1/me/presence", headers=analyst.headers, json={"state": "available"})
+    ).status_code == 403
 
 
 async def test_supervisors_see_and_change_their_switchboard_only(client, session):
@@ -44,8 +45,9 @@ async def test_supervisors_see_and_change_their_switchboard_only(client, session
     assert r.status_code == 200 and r.json()["state"] == "break"
     entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "set_presence"))
     assert entry is not None and entry.object_id == str(lan.id) and entry.actor_user_id == sup.user.id
-    assert (await client.put(f"/api/v1/presence/{lan.id}", headers=other.headers,
-                             json={"state": "offline"})).status_code == 403
+    assert (
+        await client.put(f"/api/v1/presence/{lan.id}", headers=other.headers, json={"state": "offline"})
+    ).status_code == 403
     assert (await client.get("/api/v1/presence?switchboard=danang", headers=other.headers)).status_code == 403
     assert len((await client.get("/api/v1/presence", headers=national.headers)).json()) >= 1
 
@@ -55,26 +57,39 @@ async def test_routing_settings_for_supervisors_audited(client, session):
     counsellor_user = await signed_in(session, "counsellor", switchboard="angiang")
     got = await client.get("/api/v1/switchboards/angiang/routing-settings", headers=sup.headers)
     assert got.status_code == 200 and got.json()["transfer_targets"]["hanoi"] == "IAX2/hanoi-trunk/111"
-    r = await client.put("/api/v1/switchboards/angiang/routing-settings", headers=sup.headers, json={
-        "opening_hours": {"1": ["07:00", "22:00"], "7": ["08:00", "12:00"]}, "ring_timeout_seconds": 25,
-        "overflow_after_seconds": 45})
+    r = await client.put(
+        "/api/v1/switchboards/angiang/routing-settings",
+        headers=sup.headers,
+        json={
+            "opening_hours": {"1": ["07:00", "22:00"], "7": ["08:00", "12:00"]},
+            "ring_timeout_seconds": 25,
+            "overflow_after_seconds": 45,
+        },
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["ring_timeout_seconds"] == 25 and body["opening_hours"]["7"] == ["08:00", "12:00"]
     assert body["updated_by"] == f"user:{sup.user.username}"
     entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "update_routing_settings"))
-    assert entry is not None and entry.details == {"fields": ["opening_hours", "overflow_after_seconds",
-                                                              "ring_timeout_seconds"]}
-    for bad, field in [({"ring_timeout_seconds": 1}, "ring_timeout_seconds"),
-                       ({"opening_hours": {"8": ["07:00", "22:00"]}}, "opening_hours"),
-                       ({"opening_hours": {"1": ["22:00", "07:00"]}}, "opening_hours"),
-                       ({"transfer_targets": {"saigon": "IAX2/x"}}, "transfer_targets")]:
+    assert entry is not None and entry.details == {
+        "fields": ["opening_hours", "overflow_after_seconds", "ring_timeout_seconds"]
+    }
+    for bad, field in [
+        ({"ring_timeout_seconds": 1}, "ring_timeout_seconds"),
+        ({"opening_hours": {"8": ["07:00", "22:00"]}}, "opening_hours"),
+        ({"opening_hours": {"1": ["22:00", "07:00"]}}, "opening_hours"),
+        ({"transfer_targets": {"saigon": "IAX2/x"}}, "transfer_targets"),
+    ]:
         r = await client.put("/api/v1/switchboards/angiang/routing-settings", headers=sup.headers, json=bad)
         assert r.status_code == 422 and r.json()["error"]["field"].startswith(field), (bad, r.json())
-    assert (await client.put("/api/v1/switchboards/hanoi/routing-settings", headers=sup.headers,
-                             json={"wait_seconds": 10})).status_code == 403
-    assert (await client.get("/api/v1/switchboards/angiang/routing-settings",
-                             headers=counsellor_user.headers)).status_code == 403
+    assert (
+        await client.put(
+            "/api/v1/switchboards/hanoi/routing-settings", headers=sup.headers, json={"wait_seconds": 10}
+        )
+    ).status_code == 403
+    assert (
+        await client.get("/api/v1/switchboards/angiang/routing-settings", headers=counsellor_user.headers)
+    ).status_code == 403
 
 
 async def test_presence_follows_the_call_and_the_queue_empties(client, session):
@@ -89,21 +104,28 @@ async def test_presence_follows_the_call_and_the_queue_empties(client, session):
     queues = (await client.get("/api/v1/queues", headers=sup.headers)).json()
     assert queues[0]["waiting"][0]["status"] == "offered" and queues[0]["counsellors"] == {"reserved": 1}
     # the counsellor picks up: the call events put them on the call
-    answered = [(src, e) for src, e in s.events if src == "ami" and e["Event"] in ("Newchannel", "AgentConnect")]
+    answered = [
+        (src, e) for src, e in s.events if src == "ami" and e["Event"] in ("Newchannel", "AgentConnect")
+    ]
     s_all = s.events
     s.events = answered
     await send_all(client, s, secret)
-    p = await session.scalar(select(Presence).where(Presence.user_id == lan.id).execution_options(
-        populate_existing=True))
+    p = await session.scalar(
+        select(Presence).where(Presence.user_id == lan.id).execution_options(populate_existing=True)
+    )
     assert p is not None and p.state == "on_call" and p.call_id is not None
-    waiting = await session.scalar(select(WaitingCall).where(WaitingCall.linkedid == s.linkedid).execution_options(
-        populate_existing=True))
+    waiting = await session.scalar(
+        select(WaitingCall)
+        .where(WaitingCall.linkedid == s.linkedid)
+        .execution_options(populate_existing=True)
+    )
     assert waiting is not None and waiting.status == "connected"
     # the caller hangs up: wrap-up for the configured time
     s.events = [(src, e) for src, e in s_all if src == "ami" and e["Event"] == "Hangup"]
     await send_all(client, s, secret)
-    p = await session.scalar(select(Presence).where(Presence.user_id == lan.id).execution_options(
-        populate_existing=True))
+    p = await session.scalar(
+        select(Presence).where(Presence.user_id == lan.id).execution_options(populate_existing=True)
+    )
     assert p is not None and p.state == "wrap_up" and p.wrap_up_until is not None
     assert p.wrap_up_until - p.since == timedelta(seconds=60)
     queues = (await client.get("/api/v1/queues", headers=sup.headers)).json()

@@ -1,0 +1,192 @@
+"""Never two calls on one counsellor, however many service processes: two real server processes on
+one database, many concurrent /route requests, few counsellors."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from urllib.parse import parse_qsl
+
+import httpx
+import psycopg
+import pytest
+
+from hotline_api.db import migrate
+from hotline_api.db.embedded import EmbeddedPostgres
+from hotline_api.privacy.crypto import encode_key
+from tests.conftest import free_port
+from tests.factories import KEYRING
+
+DB = "hotline_two_processes"
+CALLS = 20
+COUNSELLORS = 3
+
+
+def _env(url: str) -> dict[str, str]:
+    keys = ",".join(f"{kid}:{encode_key(key)}" for kid, key in KEYRING.keys.items())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update(
+        {
+            "HOTLINE_DATABASE_URL": url,
+            "HOTLINE_ENCRYPTION_KEYS": keys,
+            "HOTLINE_ACTIVE_KEY_ID": KEYRING.active_key_id,
+            "HOTLINE_HASH_KEY": base64.b64encode(KEYRING.hash_key).decode(),
+            "HOTLINE_LOG_LEVEL": "warning",
+        }
+    )
+    return env
+
+
+def _seed(conninfo: str) -> str:
+    """Three counsellors at Hà Nội, every switchboard open; returns Hà Nội's webhook secret."""
+    all_day = json.dumps({str(d): ["00:00", "23:59"] for d in range(1, 8)})
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE routing_settings SET opening_hours = %s::jsonb, ring_timeout_seconds = 120", (all_day,)
+        )
+        for n in range(COUNSELLORS):
+            uid = conn.execute(
+                "INSERT INTO users (username, display_name, password_hash, home_switchboard, languages, is_active) "
+                "VALUES (%s, %s, 'x', 'hanoi', '{vi}', true) RETURNING id",
+                (f"c{n}", f"Tư vấn viên {n}"),
+            ).fetchone()[0]  # type: ignore[index]
+            conn.execute("INSERT INTO user_roles (user_id, role) VALUES (%s, 'counsellor')", (uid,))
+            conn.execute(
+                "INSERT INTO user_extensions (user_id, switchboard_code, extension) VALUES (%s, 'hanoi', %s)",
+                (uid, f"PJSIP/10{n}"),
+            )
+            conn.execute(
+                "INSERT INTO counsellor_presence (user_id, switchboard_code, state, since, idle_since) "
+                "VALUES (%s, 'hanoi', 'offline', now(), now())",
+                (uid,),
+            )
+
+    return _issue_secret(conninfo)
+
+
+def _issue_secret(conninfo: str) -> str:
+    from hotline_api.telephony.credentials import new_secret
+
+    secret = new_secret()
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO switchboard_credentials (id, switchboard_code, secret_enc, label, created_by) "
+            "VALUES ('cred_race', 'hanoi', %s, 'race', 'system:test')",
+            (KEYRING.encrypt(secret, "switchboard_credentials.secret"),),
+        )
+    return secret
+
+
+@pytest.fixture
+def two_servers(pg_server: EmbeddedPostgres):
+    pg_server.drop_database(DB)
+    pg_server.ensure_database(DB)
+    url = pg_server.url(DB)
+    migrate.upgrade(url)
+    secret = _seed(pg_server.conninfo(DB))
+    ports = [free_port(), free_port()]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "hotline_api.app:app_factory",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=_env(url),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        for port in ports
+    ]
+    try:
+        deadline = time.monotonic() + 30
+        for port, proc in zip(ports, procs, strict=True):
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server on {port} did not start: {proc.stderr.read()!r}")  # type: ignore[union-attr]
+                time.sleep(0.1)
+        yield ports, secret, pg_server.conninfo(DB)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        pg_server.drop_database(DB)
+
+
+async def _ask_all(ports: list[int], secret: str, linkedids: list[str], attempt: int) -> list[dict[str, str]]:
+    auth = {"Authorization": "Basic " + base64.b64encode(f"hanoi:{secret}".encode()).decode()}
+
+    async def ask(client: httpx.AsyncClient, i: int, lk: str) -> dict[str, str]:
+        port = ports[i % len(ports)]
+        data = {
+            "linkedid": lk,
+            "uniqueid": lk,
+            "exten": "111",
+            "attempt": str(attempt),
+            "ivr_emergency": "1" if i % 7 == 3 else "0",
+        }
+        r = await client.post(
+            f"http://127.0.0.1:{port}/webhooks/asterisk/hanoi/route", data=data, headers=auth
+        )
+        assert r.status_code == 200, r.text
+        return {"linkedid": lk, **dict(parse_qsl(r.text))}
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        return list(await asyncio.gather(*[ask(client, i, lk) for i, lk in enumerate(linkedids)]))
+
+
+def test_two_processes_never_double_book_and_keep_the_order(two_servers):
+    ports, secret, conninfo = two_servers
+    linkedids = [f"race-1748744102.{n}" for n in range(CALLS)]
+    # round 1: nobody available; every call waits, in the order the lock lets them in
+    first = asyncio.run(_ask_all(ports, secret, linkedids, 1))
+    assert {a["action"] for a in first} == {"wait"}
+    # three counsellors come back; every call asks again, at once, on both processes
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("UPDATE counsellor_presence SET state = 'available', idle_since = now()")
+        expected = [
+            lk
+            for (lk,) in conn.execute(
+                "SELECT linkedid FROM waiting_calls WHERE switchboard_code = 'hanoi' "
+                "ORDER BY priority DESC, wait_started_at, id LIMIT %s",
+                (COUNSELLORS,),
+            ).fetchall()
+        ]
+    second = asyncio.run(_ask_all(ports, secret, linkedids, 2))
+    dials = [a for a in second if a["action"] == "dial"]
+    assert len(dials) == COUNSELLORS, second
+    assert len({a["target"] for a in dials}) == COUNSELLORS, "a counsellor was offered two calls"
+    assert sorted(a["linkedid"] for a in dials) == sorted(expected), "priority, then first come, first served"
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT user_id, call_id FROM counsellor_presence WHERE state = 'reserved'"
+        ).fetchall()
+        assert len(rows) == COUNSELLORS and len({call for _, call in rows}) == COUNSELLORS
+        # every decision of both processes is stored
+        assert conn.execute("SELECT count(*) FROM routing_decisions").fetchone()[0] == 2 * CALLS  # type: ignore[index]
