@@ -31,6 +31,7 @@ from hotline_api.privacy.crypto import Keyring
 from hotline_api.privacy.keys import check_keys, load_or_create_keyring
 from hotline_api.reference.models import Switchboard
 from hotline_api.reference.router import router as reference_router
+from hotline_api.routing.live import LiveHub
 from hotline_api.routing.router import route_router
 from hotline_api.routing.router import router as routing_router
 from hotline_api.telephony.batcher import IntakeBatcher
@@ -92,6 +93,12 @@ def create_app(
             raw_pool = make_raw_pool(str(settings.database_url), settings)
             await raw_pool.open(wait=False)
             app.state.raw_connection = raw_connection_factory(raw_pool)
+            # one LISTEN connection per process feeds the live stream
+            app.state.live_hub = LiveHub(
+                str(settings.database_url).replace("postgresql+psycopg://", "postgresql://", 1),
+                app.state.raw_connection,
+            )
+            app.state.live_hub.start()
         else:
             app.state.raw_connection = engine_raw_connection_factory(app.state.engine)
 
@@ -118,6 +125,8 @@ def create_app(
                 yield
         finally:
             await app.state.intake_batcher.close()
+            if getattr(app.state, "live_hub", None) is not None:
+                await app.state.live_hub.stop()
             if raw_pool is not None:
                 await raw_pool.close()
             if own_engine:

@@ -142,3 +142,50 @@ async def test_the_national_supervisor_sees_every_queue(client, session):
     assert [q["switchboard"] for q in queues] == ["hanoi", "danang", "angiang"]
     analyst = await signed_in(session, "analyst")
     assert (await client.get("/api/v1/queues", headers=analyst.headers)).status_code == 403
+
+
+async def test_the_live_stream_shows_each_role_its_own(client, session, server_url):
+    import asyncio
+    import json
+
+    await open_all_day(session)
+    hanoi = await board(client, session)
+    lan = await counsellor(session, extension="PJSIP/1012")
+    from hotline_api.auth import service as auth_service
+    from hotline_api.config import Settings
+    from tests.factories import SignedIn
+
+    token, _ = await auth_service.issue_token(session, lan, Settings(_env_file=None), "127.0.0.1")
+    lan_in = SignedIn(user=lan, token=token)
+    other = await signed_in(session, "counsellor")
+    analyst = await signed_in(session, "analyst")
+    assert (await client.get("/api/v1/stream", headers=analyst.headers)).status_code == 403
+
+    async def first_event(headers: dict[str, str], seconds: float) -> dict[str, str] | None:
+        async with client.stream("GET", "/api/v1/stream", headers=headers) as r:
+            assert r.status_code == 200
+            event: dict[str, str] = {}
+            try:
+                async with asyncio.timeout(seconds):
+                    async for line in r.aiter_lines():
+                        if not line and "data" in event:
+                            return event
+                        key, _, value = line.partition(": ")
+                        if key in ("id", "event", "data"):
+                            event[key] = value
+            except TimeoutError:
+                return None
+        return None
+
+    async def offer_soon() -> None:
+        await asyncio.sleep(0.3)
+        await hanoi.ask(new_linkedid())
+
+    task = asyncio.create_task(offer_soon())
+    mine = await first_event(lan_in.headers, 5)
+    await task
+    assert mine is not None and mine["event"] in ("presence", "queue")
+    payload = json.loads(mine["data"])
+    assert payload.get("user_id", payload.get("offered_user_id")) == lan.id
+    # another counsellor is told nothing of it (replay from before the offer)
+    assert await first_event({**other.headers, "Last-Event-ID": "0"}, 1.5) is None

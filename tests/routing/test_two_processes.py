@@ -190,3 +190,77 @@ def test_two_processes_never_double_book_and_keep_the_order(two_servers):
         assert len(rows) == COUNSELLORS and len({call for _, call in rows}) == COUNSELLORS
         # every decision of both processes is stored
         assert conn.execute("SELECT count(*) FROM routing_decisions").fetchone()[0] == 2 * CALLS  # type: ignore[index]
+
+
+def _supervisor_token(conninfo: str) -> str:
+    import hashlib
+    import secrets
+
+    token = secrets.token_urlsafe(32)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        uid = conn.execute(
+            "INSERT INTO users (username, display_name, password_hash, home_switchboard, languages, is_active) "
+            "VALUES ('sup.hanoi', 'Giám sát', 'x', 'hanoi', '{vi}', true) RETURNING id"
+        ).fetchone()[0]  # type: ignore[index]
+        conn.execute("INSERT INTO user_roles (user_id, role) VALUES (%s, 'supervisor')", (uid,))
+        conn.execute(
+            "INSERT INTO auth_tokens (user_id, token_hash, expires_at) VALUES (%s, %s, now() + interval '1 hour')",
+            (uid, hashlib.sha256(token.encode()).digest()),
+        )
+    return token
+
+
+async def _read_events(
+    port: int, token: str, want: int, last_event_id: str | None = None, seconds: float = 10
+) -> list[dict[str, str]]:
+    headers = {"Authorization": f"Bearer {token}"}
+    if last_event_id:
+        headers["Last-Event-ID"] = last_event_id
+    events: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+
+    async def run() -> None:
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            client.stream("GET", f"http://127.0.0.1:{port}/api/v1/stream", headers=headers) as r,
+        ):
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            async for line in r.aiter_lines():
+                if not line:
+                    if "data" in current:
+                        events.append(dict(current))
+                        if len(events) >= want:
+                            return
+                    current.clear()
+                    continue
+                key, _, value = line.partition(": ")
+                if key in ("id", "event", "data"):
+                    current[key] = value
+
+    await asyncio.wait_for(run(), seconds)
+    return events
+
+
+def test_the_live_stream_crosses_processes_and_resumes(two_servers):
+    ports, secret, conninfo = two_servers
+    token = _supervisor_token(conninfo)
+
+    async def scenario() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        # a supervisor listens on process A; a call asks for a counsellor on process B
+        reader = asyncio.create_task(_read_events(ports[0], token, want=2))
+        await asyncio.sleep(0.8)
+        await _ask_all([ports[1]], secret, ["live-1748744102.1", "live-1748744102.2"], 1)
+        got = await reader
+        # reconnecting with the id of the first event replays the second
+        again = await _read_events(ports[0], token, want=1, last_event_id=got[0]["id"])
+        return got, again
+
+    got, again = asyncio.run(scenario())
+    assert [e["event"] for e in got] == ["queue", "queue"]
+    payloads = [json.loads(e["data"]) for e in got]
+    assert {p["status"] for p in payloads} == {"waiting"} and {p["switchboard"] for p in payloads} == {
+        "hanoi"
+    }
+    assert int(got[1]["id"]) > int(got[0]["id"])
+    assert again[0]["id"] == got[1]["id"]
+    assert "0912" not in json.dumps(payloads)

@@ -27,6 +27,8 @@ async def sweep_once(maker: async_sessionmaker[AsyncSession], idle: timedelta) -
         if not got:
             return None
         closed = await sweep(session, idle)
+        # the live stream's replay window is a day
+        await session.execute(text("DELETE FROM live_events WHERE at < now() - interval '1 day'"))
         await session.commit()
         if closed:
             logger.info("sweeper closed calls with no end", extra={"closed": closed})

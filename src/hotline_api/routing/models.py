@@ -127,3 +127,19 @@ class RoutingDecision(Base):
     counsellor_user_id: Mapped[int | None] = mapped_column(Integer)
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     duration_ms: Mapped[float | None]
+
+
+class LiveEvent(Base):
+    """What the console's live stream carries: queue and presence changes, written by triggers on
+    waiting_calls and counsellor_presence, announced with NOTIFY hotline_live. Kept a day, so that a
+    client that reconnects with Last-Event-ID misses nothing. Ids and states only: no personal data."""
+
+    __tablename__ = "live_events"
+    __table_args__ = (Index("ix_live_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(server_default=func.now())
+    switchboard_code: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select, text
 
@@ -21,7 +22,7 @@ from hotline_api.auth.service import Principal
 from hotline_api.db.session import SessionDep
 from hotline_api.errors import Forbidden, NotFound, Unprocessable, error_responses
 from hotline_api.observability import ROUTING_DECISIONS
-from hotline_api.routing import engine
+from hotline_api.routing import engine, live
 from hotline_api.routing.models import SETTABLE_STATES, Presence, RoutingSettings
 from hotline_api.telephony import credentials
 from hotline_api.telephony.router import read_body
@@ -421,6 +422,28 @@ async def put_settings(
     )
     engine.clear_cache()
     return _settings_out(s)
+
+
+# ---- live stream -------------------------------------------------------------------------------
+
+
+@router.get(
+    "/stream",
+    summary="Server-sent events: queue and presence changes (send Last-Event-ID to resume)",
+    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(401, 403)},
+)
+async def live_stream(
+    who: Annotated[Principal, Depends(require_roles("counsellor", "supervisor", "national_supervisor"))],
+    request: Request,
+) -> StreamingResponse:
+    header = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    last = int(header) if header and header.isdigit() else None
+    body = live.stream(
+        who, last, getattr(request.app.state, "live_hub", None), request.app.state.raw_connection
+    )
+    return StreamingResponse(
+        body, media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
 
 
 # ---- live queues -------------------------------------------------------------------------------
