@@ -346,3 +346,23 @@ async def test_database_outage_answers_queue_with_503(settings):
     assert r.status_code == 503
     assert r.text == "action=queue&queue=q-local&reason=database_unavailable"
     await dead.dispose()
+
+
+async def test_a_supervisor_sees_why_a_call_went_where_it_went(client, session):
+    from tests.factories import signed_in
+
+    await open_all_day(session)
+    hanoi = await board(client, session)
+    await counsellor(session, extension="PJSIP/1012", state="on_call")
+    lk = new_linkedid()
+    await hanoi.ask(lk, caller="0243 822 1234")
+    await session.execute(text("UPDATE counsellor_presence SET state = 'available'"))
+    await hanoi.ask(lk, attempt=2, caller="0243 822 1234")
+    sup = await signed_in(session, "supervisor")
+    call = await session.scalar(select(Call).where(Call.linkedid == lk))
+    assert call is not None
+    detail = (await client.get(f"/api/v1/calls/{call.id}", headers=sup.headers)).json()
+    assert [(d["action"], d["reason"], d["region_reason"]) for d in detail["routing"]] == [
+        ("wait", "waiting", "area_code"),
+        ("dial", "longest_idle", "area_code"),
+    ]

@@ -18,6 +18,7 @@ from hotline_api.db.session import SessionDep
 from hotline_api.errors import NotFound, Unprocessable, error_responses
 from hotline_api.privacy.crypto import Keyring
 from hotline_api.privacy.normalise import normalise_phone
+from hotline_api.routing.models import RoutingDecision
 from hotline_api.telephony.models import WebhookEvent
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
@@ -76,10 +77,26 @@ class LegOut(BaseModel):
     linkedid: str
 
 
+class DecisionOut(BaseModel):
+    at: datetime
+    switchboard: str
+    attempt: int | None
+    action: str
+    target: str | None
+    reason: str
+    region: str | None
+    region_reason: str | None
+    target_switchboard: str | None
+    priority: int | None
+    position: int | None
+    counsellor_user_id: int | None
+
+
 class CallDetail(CallOut):
     missed_offers: list[OfferOut]
     legs: list[LegOut]
     timeline: list[TimelineEntry]
+    routing: list[DecisionOut]
 
 
 def scope_filter(p: Principal) -> ColumnElement[bool] | None:
@@ -224,6 +241,11 @@ async def get_call(call_id: int, reader: CallReader, request: Request, session: 
             .order_by(func.coalesce(WebhookEvent.event_time, WebhookEvent.received_at), WebhookEvent.id)
         )
     ).all()
+    decisions = (
+        await session.scalars(
+            select(RoutingDecision).where(RoutingDecision.call_id == call.id).order_by(RoutingDecision.id)
+        )
+    ).all()
     actor = actor_of(reader, request)
     await audit.record(session, actor, "read", "call", call.id, {"number_shown": number is not None})
     return CallDetail(
@@ -249,5 +271,23 @@ async def get_call(call_id: int, reader: CallReader, request: Request, session: 
                 switchboard=e.switchboard_code,
             )
             for e in events
+        ],
+        # why the call went where it went
+        routing=[
+            DecisionOut(
+                at=d.at,
+                switchboard=d.switchboard_code,
+                attempt=d.attempt,
+                action=d.action,
+                target=d.target,
+                reason=d.reason,
+                region=d.region,
+                region_reason=d.region_reason,
+                target_switchboard=d.target_switchboard,
+                priority=d.priority,
+                position=d.position,
+                counsellor_user_id=d.counsellor_user_id,
+            )
+            for d in decisions
         ],
     )
