@@ -189,3 +189,19 @@ async def test_the_live_stream_shows_each_role_its_own(client, session, server_u
     assert payload.get("user_id", payload.get("offered_user_id")) == lan.id
     # another counsellor is told nothing of it (replay from before the offer)
     assert await first_event({**other.headers, "Last-Event-ID": "0"}, 1.5) is None
+
+
+async def test_a_caller_who_hangs_up_while_ringing_leaves_the_counsellor_free(client, session):
+    await open_all_day(session)
+    hanoi = await board(client, session)
+    secret = await switchboard_secret(session, "hanoi", label="events")
+    lan = await counsellor(session, extension="PJSIP/1012")
+    s = scenario("abandoned")
+    _, answer = await hanoi.ask(s.linkedid)
+    assert answer["action"] == "dial"
+    s.events = [(src, e) for src, e in s.events if src == "ami" and e["Event"] in ("Newchannel", "Hangup")]
+    await send_all(client, s, secret)
+    p = await session.scalar(
+        select(Presence).where(Presence.user_id == lan.id).execution_options(populate_existing=True)
+    )
+    assert p is not None and p.state == "available" and p.call_id is None

@@ -192,6 +192,12 @@ def upgrade() -> None:
                  WHERE user_id = NEW.counsellor_user_id AND state = 'on_call' AND call_id = NEW.id;
             END IF;
             IF NEW.answered_at IS NOT NULL OR ended IS NOT NULL THEN
+                -- a counsellor still being rung for a call that was answered elsewhere or hung up
+                -- missed nothing: they are free again
+                UPDATE counsellor_presence
+                   SET state = 'available', since = now(), call_id = NULL, reserved_until = NULL
+                 WHERE state = 'reserved' AND call_id = NEW.id
+                   AND user_id IS DISTINCT FROM NEW.counsellor_user_id;
                 UPDATE waiting_calls
                    SET status = CASE WHEN NEW.answered_at IS NOT NULL THEN 'connected' ELSE 'ended' END,
                        updated_at = now()
