@@ -302,6 +302,13 @@ async def test_bad_requests_still_carry_an_action(client, session):
     assert status == 422 and answer["field"] == "ivr_province"
     status, answer = await hanoi.ask(new_linkedid(), attempt="two")
     assert status == 422 and answer["field"] == "attempt"
+    status, answer = await hanoi.ask(new_linkedid(), caller="09'; DROP TABLE calls;--")
+    assert status == 422 and answer["field"] == "caller" and answer["action"] == "queue"
+    status, answer = await hanoi.ask(new_linkedid(), exten="<script>")
+    assert status == 422 and answer["field"] == "exten"
+    # a withheld number is not an error: the call is routed by what else is known
+    status, answer = await hanoi.ask(new_linkedid(), caller="anonymous")
+    assert status == 200
     status, answer = await hanoi.ask(new_linkedid(), origin="saigon:1.2")
     assert status == 422 and answer["field"] == "origin"
     r = await client.post(
@@ -312,7 +319,8 @@ async def test_bad_requests_still_carry_an_action(client, session):
     assert r.status_code == 400 and "action=queue" in r.text
     r = await client.post("/webhooks/asterisk/saigon/route", data={"linkedid": "1.1"}, headers=_auth(hanoi))
     assert r.status_code in (401, 404) and "action=queue" in r.text
-    assert await session.scalar(select(func.count()).select_from(WaitingCall)) == 0
+    # only the withheld-number call was queued: nothing of the refused requests
+    assert await session.scalar(select(func.count()).select_from(WaitingCall)) == 1
 
 
 def _auth(b) -> dict[str, str]:

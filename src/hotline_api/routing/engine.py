@@ -45,6 +45,11 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 _ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 _TARGET_RE = re.compile(r"^[A-Za-z0-9/_.@:-]{1,64}$")
+# what a trunk presents as the caller: digits with the usual punctuation, or a withheld-number word
+_CALLER_RE = re.compile(
+    r"^(\+?[0-9][0-9 ().-]{0,30}|anonymous|unknown|restricted|private|unavailable)$", re.I
+)
+_EXTEN_RE = re.compile(r"^[0-9*#+]{1,20}$")
 SIGNED_IN = ("available", "reserved", "on_call", "wrap_up")
 PRIORITY_EMERGENCY = 10
 PRIORITY_OPEN_CASE = 5
@@ -116,6 +121,14 @@ def parse_request(data: Mapping[str, Any], provinces: Mapping[str, str]) -> Rout
     language = text("ivr_language", 8)
     if language is not None and not _LANG_RE.match(language.lower()):
         raise BadRouteRequest("ivr_language must be an ISO 639 code such as vi, en, km", "ivr_language")
+    caller = text("caller", 64)
+    if caller is not None and not _CALLER_RE.match(caller):
+        raise BadRouteRequest(
+            "caller is not a phone number (send ${CALLERID(num)}, or leave it empty)", "caller"
+        )
+    exten = text("exten", 32)
+    if exten is not None and not _EXTEN_RE.match(exten):
+        raise BadRouteRequest("exten is not a dialled number such as 111 or 18001567", "exten")
     previous = text("previous_target", 64)
     if previous is not None and not _TARGET_RE.match(previous):
         raise BadRouteRequest("previous_target is not a dial target such as PJSIP/1012", "previous_target")
@@ -127,8 +140,8 @@ def parse_request(data: Mapping[str, Any], provinces: Mapping[str, str]) -> Rout
     return RouteRequest(
         linkedid=linkedid,
         uniqueid=uniqueid,
-        caller=text("caller", 64),
-        exten=text("exten", 32),
+        caller=caller,
+        exten=exten,
         attempt=int(attempt_text),
         ivr_region=region.lower() if region else None,
         ivr_province=province,
