@@ -129,7 +129,7 @@ def _render(
     return JSONResponse({"error": detail}, status_code=status, headers=headers)
 
 
-def _is_database_unavailable(exc: BaseException) -> bool:
+def is_database_unavailable(exc: BaseException) -> bool:
     if isinstance(
         exc, PoolTimeoutError | OperationalError | InterfaceError | psycopg.OperationalError | PoolTimeout
     ):
@@ -160,7 +160,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        if _is_database_unavailable(exc):
+        if is_database_unavailable(exc):
             logger.warning("database unavailable: %s", type(exc).__name__)
             return _render(
                 503,

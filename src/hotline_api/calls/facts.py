@@ -9,6 +9,7 @@ applies the same rules in SQL when it merges facts into the stored row.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -119,6 +120,22 @@ class CallFacts:
         return all(getattr(self, f.name) is None for f in fields(self))
 
 
+def area_of(number: str | None, area_codes: Mapping[str, tuple[str, str]]) -> tuple[str, str] | None:
+    """(province, region) of a Vietnamese landline in E.164 form; None for mobiles and the rest.
+
+    A fixed-line number is +84, then 2 and the rest of a two- or three-digit area code (the 34
+    provinces keep the codes of the provinces merged into them), then the subscriber's number.
+    """
+    if not number or not number.startswith("+842"):
+        return None
+    national = number[3:]
+    for length in (3, 2):
+        hit = area_codes.get(national[:length])
+        if hit:
+            return hit
+    return None
+
+
 @dataclass
 class Context:
     """What fact extraction needs beyond the event: who is a counsellor, how to seal a number."""
@@ -139,15 +156,7 @@ class Context:
         number = normalise_phone(raw_number)
         if number is None:
             return None
-        province = region = None
-        if number.startswith("+84"):
-            national = number[3:]
-            # fixed lines: 2 + area code of two or three digits, then the subscriber number
-            for length in (3, 2):
-                hit = self.area_codes.get(national[:length])
-                if hit and national.startswith("2"):
-                    province, region = hit
-                    break
+        province, region = area_of(number, self.area_codes) or (None, None)
         return CallerFact(
             at=at,
             number_hash=self.keyring.keyed_hash(number, "phone"),

@@ -306,7 +306,7 @@ async def _extensions(conn: AsyncConnection[Any], switchboard: str) -> dict[str,
     return value
 
 
-async def _area_codes(conn: AsyncConnection[Any]) -> dict[str, tuple[str, str]]:
+async def area_codes_of(conn: AsyncConnection[Any]) -> dict[str, tuple[str, str]]:
     hit = _cache.get("area_codes")
     if hit:
         return hit.value  # type: ignore[no-any-return]
@@ -327,7 +327,7 @@ async def context_for(conn: AsyncConnection[Any], switchboard: str, keyring: Key
         switchboard=switchboard,
         keyring=keyring,
         extensions=await _extensions(conn, switchboard),
-        area_codes=await _area_codes(conn),
+        area_codes=await area_codes_of(conn),
     )
 
 
@@ -338,7 +338,7 @@ def _lock_key(key: CallKey) -> int:
     return zlib.crc32(f"call:{key[0]}:{key[1]}".encode())
 
 
-async def _attach_leg(conn: AsyncConnection[Any], leg: CallKey, origin: CallKey) -> None:
+async def attach_leg(conn: AsyncConnection[Any], leg: CallKey, origin: CallKey) -> None:
     """Record that ``leg`` belongs to ``origin``; fold a provisional call of the leg into it."""
     for k in sorted({leg, origin}):
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(k),))
@@ -376,7 +376,7 @@ async def _targets(
         if e.origin and e.linkedid:
             sb, _, lk = e.origin.partition(":")
             if (sb, lk) != (switchboard, e.linkedid):
-                await _attach_leg(conn, (switchboard, e.linkedid), (sb, lk))
+                await attach_leg(conn, (switchboard, e.linkedid), (sb, lk))
     if linkedids:
         cur = await conn.execute(
             "SELECT l.linkedid, c.switchboard_code, c.linkedid FROM call_legs l JOIN calls c ON c.id = l.call_id "

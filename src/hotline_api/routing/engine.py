@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from hotline_api.calls.facts import CallFacts
-from hotline_api.calls.service import _area_codes, _attach_leg, merge_facts
+from hotline_api.calls.facts import CallFacts, area_of
+from hotline_api.calls.service import area_codes_of, attach_leg, merge_facts
 from hotline_api.privacy.crypto import Keyring
 from hotline_api.privacy.normalise import normalise_phone
 from hotline_api.telephony.parsing import ORIGIN_RE
@@ -255,7 +255,7 @@ async def decide(
     if req.origin:
         origin_sb, _, origin_lk = req.origin.partition(":")
         if (origin_sb, origin_lk) != key:
-            await _attach_leg(conn, key, (origin_sb, origin_lk))
+            await attach_leg(conn, key, (origin_sb, origin_lk))
             key = (origin_sb, origin_lk)
     ids = await merge_facts(conn, {key: CallFacts(started_at=now, last_event_at=now, wait_started_at=now)})
     call_id = ids[key]
@@ -280,7 +280,8 @@ async def decide(
             previous_region = row[0] or row[1]
             previous_user = row[2]
     provinces = await provinces_of(conn)
-    area_region = _area_region(number, await _area_codes(conn))
+    area = area_of(number, await area_codes_of(conn))
+    area_region = area[1] if area else None
     if req.ivr_region:
         region, region_reason = req.ivr_region, "ivr"
     elif req.ivr_province:
@@ -422,17 +423,6 @@ async def decide(
         "wait", "waiting", seconds=here["wait_seconds"], position=position, priority=priority
     )
     return decision
-
-
-def _area_region(number: str | None, area_codes: Mapping[str, tuple[str, str]]) -> str | None:
-    if not number or not number.startswith("+842"):
-        return None
-    national = number[3:]
-    for length in (3, 2):
-        hit = area_codes.get(national[:length])
-        if hit:
-            return hit[1]
-    return None
 
 
 async def _signed_in(

@@ -20,7 +20,7 @@ from hotline_api.auth.deps import CurrentUser, actor_of, client_address, require
 from hotline_api.auth.models import UserExtension
 from hotline_api.auth.service import Principal
 from hotline_api.db.session import SessionDep
-from hotline_api.errors import Forbidden, NotFound, Unprocessable, error_responses
+from hotline_api.errors import Forbidden, NotFound, Unprocessable, error_responses, is_database_unavailable
 from hotline_api.observability import ROUTING_DECISIONS
 from hotline_api.routing import engine, live
 from hotline_api.routing.models import SETTABLE_STATES, Presence, RoutingSettings
@@ -95,9 +95,7 @@ async def _route(switchboard: str, request: Request, started: float) -> Response
                 duration = (time.perf_counter() - started) * 1000
                 await engine.record(conn, switchboard, req, decision, round(duration, 2))
     except Exception as exc:
-        from hotline_api.errors import _is_database_unavailable
-
-        if _is_database_unavailable(exc):
+        if is_database_unavailable(exc):
             logger.warning("route: database unavailable (%s)", type(exc).__name__)
             return _fallback(request, 503, "database_unavailable")
         logger.exception("route: internal error")
