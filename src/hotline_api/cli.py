@@ -448,6 +448,13 @@ def simulate(
     ] = False,
     cel: Annotated[bool, typer.Option(help="post CEL events too")] = False,
     sign: Annotated[bool, typer.Option(help="Standard Webhooks signatures instead of HTTP Basic")] = False,
+    route: Annotated[
+        bool,
+        typer.Option(
+            help="ask /route for each call that reaches the queue, as the dialplan "
+            "does, and let the counsellor it names answer"
+        ),
+    ] = False,
 ) -> None:
     """Post realistic event streams of the three switchboards to a running service."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -468,10 +475,14 @@ def simulate(
         TextColumn("calls"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
     ) as progress:
         task = progress.add_task("calls", total=count)
-        tally = asyncio.run(run(target, count, rate, seed, batch, cel, lambda: progress.advance(task)))
+        tally = asyncio.run(
+            run(target, count, rate, seed, batch, cel, lambda: progress.advance(task), route=route)
+        )
     out.print(f"{sum(tally.calls.values())} calls, {tally.events} events accepted")
     out.print("calls by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.calls.items())))
     out.print("responses: " + ", ".join(f"{k}: {v}" for k, v in sorted(tally.responses.items())))
+    if route:
+        out.print("routing answers: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.routes.items())))
     if any(code >= 400 for code in tally.responses):
         raise typer.Exit(1)
 

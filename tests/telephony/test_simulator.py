@@ -39,3 +39,27 @@ async def test_simulated_switchboards_fill_the_call_records(client, session, ser
     assert boards == {"hanoi", "danang", "angiang"}
     outcomes = set((await session.scalars(select(Call.outcome))).all())
     assert "in_progress" not in outcomes and len(outcomes) >= 3
+
+
+async def test_simulated_calls_ask_where_to_go(client, session, server_url):
+    from sqlalchemy import text
+
+    from hotline_api.routing import engine
+    from hotline_api.routing.models import RoutingDecision
+    from tests.routing.conftest import counsellor, open_all_day
+
+    await open_all_day(session)
+    for board, ext in (("hanoi", "PJSIP/1012"), ("danang", "PJSIP/2012"), ("angiang", "PJSIP/3012")):
+        await counsellor(session, switchboard=board, extension=ext)
+    engine.clear_cache()
+    secrets = {board: await switchboard_secret(session, board) for board in ("hanoi", "danang", "angiang")}
+    tally = await run(Target(server_url, secrets), count=12, rate=0, seed=5, concurrency=1, route=True)
+    assert set(tally.responses) == {200}, tally.responses
+    assert sum(tally.routes.values()) >= 1 and set(tally.routes) <= {"dial", "wait", "transfer", "queue"}
+    decisions = await session.scalar(select(func.count()).select_from(RoutingDecision))
+    assert decisions == sum(tally.routes.values())
+    answered_by_named = await session.scalar(
+        text("SELECT count(*) FROM calls WHERE outcome = 'answered' AND counsellor_user_id IS NOT NULL")
+    )
+    # the counsellors the service named pick up, and show on the calls by name
+    assert tally.routes["dial"] >= 1 and answered_by_named >= 1

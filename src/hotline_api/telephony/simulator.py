@@ -131,6 +131,7 @@ class Target:
 class Tally:
     calls: Counter[str] = field(default_factory=Counter)
     responses: Counter[int] = field(default_factory=Counter)
+    routes: Counter[str] = field(default_factory=Counter)
     events: int = 0
 
 
@@ -160,9 +161,43 @@ def requests_for(s: Scenario, batch_ari: bool, with_cel: bool) -> list[tuple[str
     return out
 
 
+async def ask_route(client: httpx.AsyncClient, target: Target, s: Scenario, tally: Tally) -> None:
+    """The dialplan's question before the queue: a dial answer names the counsellor who will
+    answer in this simulated call (their extension must be registered for a name to show)."""
+    from urllib.parse import parse_qsl, urlencode
+
+    body = urlencode(
+        {"linkedid": s.linkedid, "uniqueid": s.linkedid, "caller": s.caller, "exten": s.exten, "attempt": "1"}
+    ).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        **target.headers(s.switchboard, body, f"sim_{s.linkedid}_route"),
+    }
+    try:
+        r = await client.post(
+            f"{target.url}/webhooks/asterisk/{s.switchboard}/route", content=body, headers=headers
+        )
+    except httpx.TransportError:
+        return
+    tally.responses[r.status_code] += 1
+    answer = dict(parse_qsl(r.text))
+    tally.routes[answer.get("action", "none")] += 1
+    if answer.get("action") == "dial" and answer.get("target"):
+        s.counsellor = answer["target"]
+        s.build()
+
+
 async def post_call(
-    client: httpx.AsyncClient, target: Target, s: Scenario, tally: Tally, batch_ari: bool, with_cel: bool
+    client: httpx.AsyncClient,
+    target: Target,
+    s: Scenario,
+    tally: Tally,
+    batch_ari: bool,
+    with_cel: bool,
+    route: bool = False,
 ) -> None:
+    if route and s.kind not in ("failed", "silent", "not_queued"):
+        await ask_route(client, target, s, tally)
     for i, (source, body, ctype) in enumerate(requests_for(s, batch_ari, with_cel)):
         headers = {"Content-Type": ctype, **target.headers(s.switchboard, body, f"sim_{s.linkedid}_{i}")}
         for attempt in range(5):
@@ -193,6 +228,7 @@ async def run(
     with_cel: bool = False,
     progress: Any = None,
     concurrency: int = 16,
+    route: bool = False,
 ) -> Tally:
     rng = random.Random(seed)
     run_token = os.urandom(3).hex()
@@ -210,7 +246,7 @@ async def run(
 
             async def one(c: Scenario = call) -> None:
                 async with semaphore:
-                    await post_call(client, target, c, tally, batch_ari, with_cel)
+                    await post_call(client, target, c, tally, batch_ari, with_cel, route)
                 if progress is not None:
                     progress()
 
