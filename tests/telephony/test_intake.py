@@ -691,3 +691,25 @@ async def test_concurrent_requests_are_written_together_and_each_is_answered_tru
     for s in scenarios:
         call = await session.scalar(select(Call).where(Call.linkedid == s.linkedid))
         assert call is not None and call.ended_at is not None and call.outcome == "not_queued"
+
+
+async def test_refusals_never_echo_what_was_sent(client, session):
+    """A number in the wrong field is neither answered back nor kept readable as the reason."""
+    secret = await switchboard_secret(session)
+    bad = [
+        ("cdr", {"linkedid": "0987654321 Lò Thị Mỷ", "start": "2025-06-01 09:00:00"}),
+        ("cdr", {"linkedid": "1.2", "start": "0987654321 x"}),
+        ("ami", b"Event: Newchannel\r\nCaller 0987654321\r\n\r\n"),
+        ("cel", b"EventName=HANGUP&0987654321"),
+    ]
+    for source, body in bad:
+        ctype = (
+            "text/plain"
+            if source == "ami"
+            else ("application/x-www-form-urlencoded" if isinstance(body, bytes) else "application/json")
+        )
+        r = await post(client, "hanoi", source, body, secret, content_type=ctype)
+        assert r.status_code in (400, 422), r.text
+        assert "0987654321" not in r.text and "Lò" not in r.text
+    reasons = " ".join((await session.scalars(select(QuarantinedBody.reason))).all())
+    assert len(reasons) > 0 and "0987654321" not in reasons and "Lò" not in reasons

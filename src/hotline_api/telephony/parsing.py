@@ -1,5 +1,8 @@
 """Asterisk's event formats → one normalised event type.
 
+Error messages name the event and the field, never the value sent: they are answered to the PBX
+and kept as the quarantine's reason in plain text, and a misplaced field can hold a phone number.
+
 Field names follow Asterisk's own documentation:
 - ARI: rest-api/api-docs/events.json (the Event envelope: type, application, timestamp, asterisk_id;
   StasisStart, ChannelStateChange, ChannelDestroyed, ChannelEnteredBridge, Dial, ChannelVarset …)
@@ -108,9 +111,7 @@ def _check_id(value: str | None, index: int, name: str) -> str | None:
     if value is None:
         return None
     if not _ID_RE.match(value):
-        raise MalformedEvent(
-            f"{name} {value[:40]!r} is not an Asterisk id ([systemname-]epoch.sequence)", index, name
-        )
+        raise MalformedEvent(f"{name} is not an Asterisk id ([systemname-]epoch.sequence)", index, name)
     return value
 
 
@@ -119,7 +120,7 @@ def _origin(value: str | None, index: int) -> str | None:
         return None
     if not ORIGIN_RE.match(value):
         raise MalformedEvent(
-            f"{ORIGIN_VARIABLE} must look like <switchboard>:<linkedid>, got {value[:60]!r}",
+            f"{ORIGIN_VARIABLE} must look like <switchboard>:<linkedid>",
             index,
             ORIGIN_VARIABLE,
         )
@@ -141,10 +142,10 @@ def parse_ari_time(value: Any, index: int) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise MalformedEvent(
-            f"timestamp {value[:40]!r} is not an ISO 8601 time", index, "timestamp"
+            "timestamp is not an ISO 8601 time such as 2025-06-01T09:15:02.345+0700", index, "timestamp"
         ) from None
     if parsed.tzinfo is None:
-        raise MalformedEvent(f"timestamp {value[:40]!r} has no UTC offset", index, "timestamp")
+        raise MalformedEvent("timestamp has no UTC offset", index, "timestamp")
     return _sane(parsed.astimezone(UTC), index, "timestamp")
 
 
@@ -152,13 +153,13 @@ def parse_epoch(value: Any, index: int, name: str) -> datetime:
     try:
         seconds = float(str(value).strip())
     except ValueError:
-        raise MalformedEvent(f"{name} {str(value)[:40]!r} is not epoch seconds", index, name) from None
+        raise MalformedEvent(f"{name} is not epoch seconds", index, name) from None
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
         raise MalformedEvent(f"{name} is not a number", index, name)
     try:
         return _sane(datetime.fromtimestamp(seconds, UTC), index, name)
     except (OverflowError, OSError, ValueError):
-        raise MalformedEvent(f"{name} {str(value)[:40]!r} is out of range", index, name) from None
+        raise MalformedEvent(f"{name} is out of range", index, name) from None
 
 
 _LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S")
@@ -178,7 +179,7 @@ def parse_local_time(value: Any, tz: ZoneInfo, index: int, name: str, *, require
             return _sane(datetime.strptime(text, fmt).replace(tzinfo=tz).astimezone(UTC), index, name)
         except ValueError:
             continue
-    raise MalformedEvent(f"{name} {text[:40]!r} is not a time like 2025-06-01 09:15:02", index, name)
+    raise MalformedEvent(f"{name} is not a time like 2025-06-01 09:15:02", index, name)
 
 
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -252,7 +253,7 @@ def decode_ami_text(body: bytes) -> list[tuple[dict[str, Any], bytes]]:
                 continue
             key, sep, value = line.partition(":")
             if not sep or not key.strip():
-                raise MalformedEvent(f"line {n} {line[:60]!r} is not 'Key: value'", i)
+                raise MalformedEvent(f"line {n} is not 'Key: value'", i)
             fields[key.strip()] = value.strip()
         out.append((fields, block.strip().encode("utf-8")))
     return out
@@ -262,8 +263,8 @@ def decode_form(body: bytes) -> list[tuple[dict[str, Any], bytes]]:
     text = _utf8_text(body)
     try:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=200)
-    except ValueError as exc:
-        raise MalformedEvent(f"the form body cannot be read: {exc}") from None
+    except ValueError:
+        raise MalformedEvent("the form body cannot be read as key=value&key=value") from None
     record = dict(pairs)
     return [(record, _canonical(record))]
 
