@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -102,3 +104,31 @@ def signed(secret: str, body: bytes, msg_id: str = "msg_1", timestamp: int | Non
         hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
     ).decode()
     return {"webhook-id": msg_id, "webhook-timestamp": stamp, "webhook-signature": f"v1,{sig}"}
+
+
+# ---- a database that does not answer -----------------------------------------------------------
+
+
+@asynccontextmanager
+async def dead_database_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app whose database cannot be reached (no lifespan: it would fail on it)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from hotline_api.app import create_app
+    from hotline_api.db.session import engine_raw_connection_factory, make_sessionmaker
+
+    dead = create_async_engine(
+        "postgresql+psycopg://postgres@/hotline?host=/nonexistent&port=5432",
+        connect_args={"connect_timeout": 1},
+    )
+    app = create_app(settings, engine=dead, keyring=KEYRING)
+    app.state.engine = dead
+    app.state.sessionmaker = make_sessionmaker(dead)
+    app.state.keyring = KEYRING
+    app.state.raw_connection = engine_raw_connection_factory(dead)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            yield c
+    finally:
+        await dead.dispose()

@@ -3,13 +3,10 @@ from __future__ import annotations
 import json
 import logging
 
-import httpx
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from hotline_api.app import create_app
 from hotline_api.config import Settings
-from tests.factories import KEYRING, login, make_user, signed_in
+from tests.factories import login, make_user, signed_in
 
 
 async def test_metrics_need_admin_or_metrics_token(client, session, app):
@@ -93,32 +90,15 @@ async def test_logs_are_json_with_request_id_and_no_personal_data(client, sessio
 
 async def test_database_outage_answers_503_with_retry_after(settings):
     """A request that needs the database while it is away gets 503 and Retry-After, not a 500."""
-    dead = create_async_engine(
-        "postgresql+psycopg://postgres@/hotline?host=/nonexistent&port=5432",
-        connect_args={"connect_timeout": 1},
-    )
-    app = create_app(settings, engine=dead, keyring=KEYRING)
-    app.router.lifespan_context = _no_lifespan  # the lifespan would check keys against the dead database
-    app.state.engine = dead
-    from hotline_api.db.session import make_sessionmaker
+    from tests.factories import dead_database_client
 
-    app.state.sessionmaker = make_sessionmaker(dead)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with dead_database_client(settings) as c:
         r = await c.get("/api/v1/auth/me", headers={"Authorization": "Bearer whatever"})
         assert r.status_code == 503
         assert r.headers["retry-after"] == "5"
         assert r.json()["error"]["code"] == "service_unavailable"
         ready = await c.get("/readyz")
         assert ready.status_code == 503
-    await dead.dispose()
-
-
-async def _no_lifespan(app):
-    yield
-
-
-_no_lifespan = __import__("contextlib").asynccontextmanager(_no_lifespan)
 
 
 @pytest.mark.parametrize("path", ["/readyz"])

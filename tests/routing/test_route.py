@@ -330,30 +330,14 @@ def _auth(b) -> dict[str, str]:
 
 
 async def test_database_outage_answers_queue_with_503(settings):
-    import httpx
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from tests.factories import basic_auth, dead_database_client
 
-    from hotline_api.app import create_app
-    from hotline_api.db.session import engine_raw_connection_factory, make_sessionmaker
-    from tests.factories import KEYRING, basic_auth
-
-    dead = create_async_engine(
-        "postgresql+psycopg://postgres@/hotline?host=/nonexistent&port=5432",
-        connect_args={"connect_timeout": 1},
-    )
-    app = create_app(settings, engine=dead, keyring=KEYRING)
-    app.state.engine = dead
-    app.state.sessionmaker = make_sessionmaker(dead)
-    app.state.keyring = KEYRING
-    app.state.raw_connection = engine_raw_connection_factory(dead)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with dead_database_client(settings) as c:
         r = await c.post(
             "/webhooks/asterisk/hanoi/route", data={"linkedid": "1.1"}, headers=basic_auth("hanoi", "whsec_x")
         )
     assert r.status_code == 503
     assert r.text == "action=queue&queue=q-local&reason=database_unavailable"
-    await dead.dispose()
 
 
 async def test_a_supervisor_sees_why_a_call_went_where_it_went(client, session):

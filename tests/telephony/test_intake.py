@@ -635,24 +635,9 @@ async def test_raw_tables_hold_no_readable_number_or_name(client, session):
 
 async def test_database_outage_on_a_webhook_answers_503(settings):
     """The sender is told to retry: nothing was stored, and nothing is lost."""
-    import httpx
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from tests.factories import dead_database_client
 
-    from hotline_api.app import create_app
-    from hotline_api.db.session import engine_raw_connection_factory, make_sessionmaker
-    from tests.factories import KEYRING
-
-    dead = create_async_engine(
-        "postgresql+psycopg://postgres@/hotline?host=/nonexistent&port=5432",
-        connect_args={"connect_timeout": 1},
-    )
-    app = create_app(settings, engine=dead, keyring=KEYRING)
-    app.state.engine = dead
-    app.state.sessionmaker = make_sessionmaker(dead)
-    app.state.keyring = KEYRING
-    app.state.raw_connection = engine_raw_connection_factory(dead)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with dead_database_client(settings) as c:
         r = await c.post(
             "/webhooks/asterisk/hanoi/ari",
             content=json.dumps(_ari_event("StasisStart", "1.1")),
@@ -660,7 +645,6 @@ async def test_database_outage_on_a_webhook_answers_503(settings):
         )
     assert r.status_code == 503
     assert r.headers["retry-after"]
-    await dead.dispose()
 
 
 async def test_concurrent_requests_are_written_together_and_each_is_answered_truly(client, session, app):
