@@ -35,8 +35,10 @@ SwitchboardCode = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 ROUTE_BUDGET_SECONDS = 2.5
 
 
-def _answer(request: Request, status: int, answer: engine.Answer) -> Response:
-    fields = answer.fields()
+def _answer(
+    request: Request, status: int, answer: engine.Answer, extra: dict[str, str] | None = None
+) -> Response:
+    fields = {**answer.fields(), **(extra or {})}
     if "application/json" in request.headers.get("accept", ""):
         return Response(json.dumps(fields), status_code=status, media_type="application/json")
     # CURL() with hashcompat reads key=value&key=value into a HASH
@@ -106,13 +108,8 @@ async def _route(switchboard: str, request: Request, started: float) -> Response
 
 def _fallback_with_message(request: Request, status: int, message: str, field: str | None) -> Response:
     ROUTING_DECISIONS.labels("fallback", "bad_request").inc()
-    answer = engine.Answer("queue", "bad_request", queue="q-local")
-    fields = {**answer.fields(), "error": message}
-    if field:
-        fields["field"] = field
-    if "application/json" in request.headers.get("accept", ""):
-        return Response(json.dumps(fields), status_code=status, media_type="application/json")
-    return Response(urlencode(fields), status_code=status, media_type="application/x-www-form-urlencoded")
+    extra = {"error": message, **({"field": field} if field else {})}
+    return _answer(request, status, engine.Answer("queue", "bad_request", queue="q-local"), extra)
 
 
 def _form_or_json(body: bytes, content_type: str) -> dict[str, Any]:
