@@ -88,11 +88,16 @@ def create_app(
         else:
             app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
-        raw_pool = None
+        raw_pool = route_pool = None
+        # /route's own connections; None: it shares raw_connection (an app given its engine: tests)
+        app.state.route_connection = None
         if own_engine:
             raw_pool = make_raw_pool(str(settings.database_url), settings)
             await raw_pool.open(wait=False)
             app.state.raw_connection = raw_connection_factory(raw_pool)
+            route_pool = make_raw_pool(str(settings.database_url), size=settings.db_route_pool_size)
+            await route_pool.open(wait=False)
+            app.state.route_connection = raw_connection_factory(route_pool)
             # one LISTEN connection per process feeds the live stream
             app.state.live_hub = LiveHub(
                 str(settings.database_url).replace("postgresql+psycopg://", "postgresql://", 1),
@@ -127,8 +132,9 @@ def create_app(
             await app.state.intake_batcher.close()
             if getattr(app.state, "live_hub", None) is not None:
                 await app.state.live_hub.stop()
-            if raw_pool is not None:
-                await raw_pool.close()
+            for pool in (raw_pool, route_pool):
+                if pool is not None:
+                    await pool.close()
             if own_engine:
                 await app.state.engine.dispose()
 

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    # connections of each process kept for /route alone, so that decisions never wait behind the
+    # intake's writes for a connection (a decision is one statement of about a millisecond)
+    db_route_pool_size: int = 4
 
     # HTTP
     host: str = "127.0.0.1"

@@ -48,12 +48,13 @@ async def driver_connection(session: AsyncSession) -> AsyncConnection[Any]:
     return driver
 
 
-def make_raw_pool(url: str, settings: Settings | None = None) -> AsyncConnectionPool:
+def make_raw_pool(url: str, settings: Settings | None = None, size: int | None = None) -> AsyncConnectionPool:
     """A psycopg pool for the hot paths (webhooks, routing), beside SQLAlchemy's."""
-    size = (settings.db_pool_size + settings.db_max_overflow) if settings else 10
+    if size is None:
+        size = (settings.db_pool_size + settings.db_max_overflow) if settings else 10
     return AsyncConnectionPool(
         url.replace("postgresql+psycopg://", "postgresql://", 1),
-        min_size=2,
+        min_size=min(2, size),
         max_size=size,
         open=False,
         timeout=5,

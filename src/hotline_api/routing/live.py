@@ -119,7 +119,16 @@ class LiveHub:
                     else:
                         await self._dispatch()
                     delay = 0.5
-                    async for _ in conn.notifies():
+                    async for note in conn.notifies():
+                        try:
+                            new_id = int(note.payload)
+                        except ValueError:
+                            new_id = None
+                        if new_id is not None and new_id <= self._last:
+                            continue  # read already, with an earlier notification's rows
+                        if new_id is not None and not self._subscribers:
+                            self._last = new_id  # nobody listening in this process: nothing to read
+                            continue
                         await self._dispatch()
             except asyncio.CancelledError:
                 raise

@@ -77,7 +77,8 @@ async def _route(switchboard: str, request: Request, started: float) -> Response
         return _fallback(request, 413, "bad_request")
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
-        async with request.app.state.raw_connection() as conn:
+        connection = getattr(request.app.state, "route_connection", None) or request.app.state.raw_connection
+        async with connection() as conn:
             try:
                 await credentials.authenticate(
                     conn, keyring, switchboard, headers, body, client_address(request)
@@ -91,11 +92,8 @@ async def _route(switchboard: str, request: Request, started: float) -> Response
             except engine.BadRouteRequest as exc:
                 status = 400 if exc.field is None else 422
                 return _fallback_with_message(request, status, str(exc), exc.field)
-            async with conn.transaction():
-                await conn.execute("SET LOCAL statement_timeout = '2000ms'")
-                decision = await engine.decide(conn, keyring, switchboard, req)
-                duration = (time.perf_counter() - started) * 1000
-                await engine.record(conn, switchboard, req, decision, round(duration, 2))
+            elapsed = (time.perf_counter() - started) * 1000
+            decision = await engine.decide(conn, keyring, switchboard, req, elapsed_ms=elapsed)
     except Exception as exc:
         if is_database_unavailable(exc):
             logger.warning("route: database unavailable (%s)", type(exc).__name__)
