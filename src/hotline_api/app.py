@@ -25,6 +25,7 @@ from hotline_api.db.session import (
     raw_connection_factory,
 )
 from hotline_api.errors import install_error_handlers
+from hotline_api.fastpath import WebhookFastPath
 from hotline_api.observability import WEBHOOK_LAST_EVENT, RequestContextMiddleware
 from hotline_api.ops.router import router as ops_router
 from hotline_api.privacy.crypto import Keyring
@@ -147,6 +148,8 @@ def create_app(
     app.state.settings = settings
     app.state.head_revision = head_revision()
     install_error_handlers(app)
+    # innermost first: the fast path runs inside the request context
+    app.add_middleware(WebhookFastPath)
     app.add_middleware(RequestContextMiddleware)
     # the webhooks first: routes are tried in order, and theirs are the busiest
     for router in (

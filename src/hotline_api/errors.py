@@ -137,10 +137,28 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
+def hotline_error_response(exc: HotlineError) -> JSONResponse:
+    return _render(exc.status_code, exc.code, exc.message, field=exc.field, headers=exc.headers)
+
+
+def unexpected_error_response(exc: Exception) -> JSONResponse:
+    """503 when the database is away (the sender retries), else 500 with the request id."""
+    if is_database_unavailable(exc):
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        return _render(
+            503,
+            "service_unavailable",
+            "the database is unavailable; retry shortly",
+            headers={"Retry-After": "5"},
+        )
+    logger.exception("unhandled error")
+    return _render(500, "internal_error", "internal error; quote the request id to the operators")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HotlineError)
     async def _hotline(_: Request, exc: HotlineError) -> JSONResponse:
-        return _render(exc.status_code, exc.code, exc.message, field=exc.field, headers=exc.headers)
+        return hotline_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -160,13 +178,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        if is_database_unavailable(exc):
-            logger.warning("database unavailable: %s", type(exc).__name__)
-            return _render(
-                503,
-                "service_unavailable",
-                "the database is unavailable; retry shortly",
-                headers={"Retry-After": "5"},
-            )
-        logger.exception("unhandled error")
-        return _render(500, "internal_error", "internal error; quote the request id to the operators")
+        return unexpected_error_response(exc)
