@@ -39,6 +39,7 @@ from hotline_api.telephony.batcher import IntakeBatcher
 from hotline_api.telephony.models import WebhookEvent
 from hotline_api.telephony.router import admin_router as switchboards_router
 from hotline_api.telephony.router import webhooks as webhooks_router
+from hotline_api.telephony.ws import router as ari_ws_router
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ def create_app(
     # the webhooks first: routes are tried in order, and theirs are the busiest
     for router in (
         route_router,  # before the webhooks: /{switchboard}/route is not an event source
+        ari_ws_router,
         webhooks_router,
         ops_router,
         auth_router,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.routing import BaseRoute, Route
 
 from hotline_api.app import PUBLIC_PATHS
@@ -16,6 +16,17 @@ SAMPLES = {"switchboard": "hanoi", "source": "ari"}
 
 def _concrete(path: str) -> str:
     return re.sub(r"\{([^}]+)\}", lambda m: SAMPLES.get(m.group(1), "1"), path)
+
+
+def websocket_paths(routes: list[BaseRoute]) -> list[str]:
+    found: list[str] = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            found += websocket_paths(inner.routes)
+        elif isinstance(route, APIWebSocketRoute):
+            found.append(route.path)
+    return found
 
 
 def all_routes(routes: list[BaseRoute]) -> list[tuple[str, str]]:
@@ -70,3 +81,18 @@ async def test_a_signed_in_user_without_the_role_is_refused(client, session):
     r = await client.get("/api/v1/users", headers=analyst.headers)
     assert r.status_code == 403
     assert "admin" in r.json()["error"]["message"]
+
+
+async def test_every_websocket_refuses_a_handshake_without_a_credential(app, client, server_url):
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    paths = websocket_paths(app.routes)
+    assert paths  # Asterisk's outbound ARI WebSocket at least
+    for path in paths:
+        url = server_url.replace("http://", "ws://") + _concrete(path)
+        try:
+            async with connect(url):
+                raise AssertionError(f"{path} accepted a WebSocket without a credential")
+        except InvalidStatus as refused:
+            assert refused.response.status_code == 401, path

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from hotline_api.audit.service import Actor
 from hotline_api.auth import service
@@ -33,7 +34,7 @@ def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def client_address(request: Request) -> str:
+def client_address(request: HTTPConnection) -> str:
     """The client's address; X-Forwarded-For is believed only from a configured proxy."""
     peer = request.client.host if request.client else "unknown"
     settings: Settings = request.app.state.settings
