@@ -31,6 +31,7 @@ def import_all_models() -> None:
     from hotline_api.audit import models as _audit  # noqa: F401
     from hotline_api.auth import models as _auth  # noqa: F401
     from hotline_api.calls import models as _calls  # noqa: F401
+    from hotline_api.cases import models as _cases  # noqa: F401
     from hotline_api.privacy import models as _privacy  # noqa: F401
     from hotline_api.reference import models as _reference  # noqa: F401
     from hotline_api.routing import models as _routing  # noqa: F401
