@@ -15,6 +15,8 @@ from hotline_api.audit.router import router as audit_router
 from hotline_api.auth.router import auth_router, users_router
 from hotline_api.calls import sweeper
 from hotline_api.calls.router import router as calls_router
+from hotline_api.cases.codes import router as codes_router
+from hotline_api.cases.router import router as records_router
 from hotline_api.config import Settings, get_settings
 from hotline_api.db.migrate import head_revision
 from hotline_api.db.session import (
@@ -165,6 +167,8 @@ def create_app(
         switchboards_router,
         calls_router,
         routing_router,
+        codes_router,
+        records_router,
     ):
         app.include_router(router)
     return app

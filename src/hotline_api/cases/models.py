@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -118,7 +119,7 @@ class CasePerson(Base):
     role: Mapped[str] = mapped_column(String(16), default="victim")  # victim, caller, other
     name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     # keyed hashes of the name's unaccented tokens: "Nguyen" finds "Nguyễn", no readable copy kept
-    name_hashes: Mapped[list[bytes]] = mapped_column(ARRAY(LargeBinary), default=list)
+    name_hashes: Mapped[list[bytes]] = mapped_column(PG_ARRAY(LargeBinary), default=list)
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
     age_group: Mapped[str | None] = mapped_column(String(48))
