@@ -1,23 +1,24 @@
 """The call distributor: one answer to one /route request (PRODUCT.md §2, rules in order).
 
 The service parses the request and computes what needs no database (the caller's keyed hash, the
-area code's region); the rules run in PostgreSQL as one function, hl_route() (migration 0008), in one
-statement under a per-switchboard advisory lock, so that the queue order and the counsellors' states
+area code's region); the rules run in PostgreSQL as one function, hl_route() (migrations 0008 and
+0010), in one statement under a per-switchboard advisory lock, so that the queue order and the counsellors' states
 are read and changed by one decision at a time at a switchboard, with any number of service
 processes, and the lock is held for the database's own work only (about a millisecond), never
 across round trips through a busy service. The counsellor's row is also locked (FOR UPDATE SKIP
 LOCKED) when reserved. Nothing is kept in the process but the provinces and area codes.
 
 1. The caller's region: the IVR's choice, else the landline's area code, else the region of their
-   most recent answered call, else the asking switchboard's region.
+   open case, else that of their most recent answered call, else the asking switchboard's region.
 2. The target switchboard is that region's; when it is closed, has nobody signed in, or the caller
    has waited past its overflow threshold, Hà Nội; when Hà Nội is in the same state, any switchboard
    with an available counsellor. Another switchboard than the one asking: ``transfer``.
 3. Within the switchboard: priority (10 emergency, 5 repeat caller with an open case, 0 the rest),
    then first come, first served.
-4. The counsellor: the caller's previous one when available, else the one idle longest among those
-   available here who speak the caller's language (after a while, any language). The offer is a
-   reservation for the ring timeout; when it lapses the counsellor is marked missed.
+4. The counsellor: the one assigned to the caller's open case, else the caller's previous one, when
+   available; else the one idle longest among those available here who speak the caller's language
+   (after a while, any language). The offer is a reservation for the ring timeout; when it lapses
+   the counsellor is marked missed.
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ async def provinces_of(conn: AsyncConnection[Any]) -> dict[str, str]:
 
 # ---- the decision ----------------------------------------------------------------------------
 
-# hl_route() (migration 0008) holds the rules; one statement, so that the switchboard's lock is held
+# hl_route() (migrations 0008 and 0010) holds the rules; one statement, so that the switchboard's lock is held
 # inside PostgreSQL only, and the decision is its own transaction on an autocommit connection
 ROUTE_SQL = (
     "SELECT hl_route(%s::text, %s::text, %s::text, %s::text, %s::timestamptz, %s::bytea, %s::text, %s::text, "
