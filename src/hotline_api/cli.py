@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hotline_api.cli_privacy import keys_cli, purge
 from hotline_api.config import Settings, get_settings
 
 cli = typer.Typer(
@@ -26,6 +27,8 @@ audit_cli = typer.Typer(help="The audit log.", no_args_is_help=True)
 cli.add_typer(audit_cli, name="audit")
 switchboard_cli = typer.Typer(help="Switchboards and their webhook credentials.", no_args_is_help=True)
 cli.add_typer(switchboard_cli, name="switchboard")
+cli.add_typer(keys_cli, name="keys")
+cli.command()(purge)
 out = Console()
 err = Console(stderr=True)
 

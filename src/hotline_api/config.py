@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     active_key_id: str | None = None
     hash_key: SecretStr | None = None
 
+    # Retention (hotline-api purge): how long each class of personal data is kept, in days
+    # numbers and recordings of silent, nuisance and wrong-number calls (the calls stay, anonymous)
+    retention_silent_call_days: int = 180
+    # names, numbers, notes and free text of cases closed this long ago (codes stay, for reports)
+    retention_closed_case_days: int = 5 * 365
+    # the raw Asterisk events (the call records built from them stay)
+    retention_raw_event_days: int = 400
+    # bodies refused by the webhooks and kept for inspection
+    retention_quarantine_days: int = 90
+
     # Sessions and login throttling
     token_ttl_hours: int = 12
     login_max_failures_per_user: int = 5
