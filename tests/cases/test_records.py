@@ -498,3 +498,32 @@ async def test_linking_another_call_and_notes_build_the_timeline(client, session
     assert (
         await client.post(f"/api/v1/cases/{case['id']}/notes", json={"text": ""}, headers=counsellor.headers)
     ).status_code == 422
+
+
+async def test_a_recording_is_shown_to_those_who_may_see_the_case_and_each_view_is_audited(client, session):
+    handler = await signed_in(session, "counsellor")
+    colleague = await signed_in(session, "counsellor")
+    supervisor = await signed_in(session, "supervisor")
+    call = await answered_call(session, handler.user.id)
+    call.recording_enc = KEYRING.encrypt("hotline-hanoi-20261128-1042.wav", "calls.recording")
+    await session.flush()
+    url = f"/api/v1/calls/{call.id}/recording"
+    r = await client.get(url, headers=handler.headers)
+    assert r.status_code == 200 and r.json()["recording"] == "hotline-hanoi-20261128-1042.wav"
+    assert (await client.get(url, headers=colleague.headers)).status_code == 403
+    assert (await client.get(url, headers=supervisor.headers)).status_code == 200
+    # once the call belongs to a case, the case decides: its assignee and the supervisors
+    record = (
+        await client.post(f"/api/v1/calls/{call.id}/contact", json=WRAP_UP, headers=handler.headers)
+    ).json()
+    case = (
+        await client.post("/api/v1/cases", json={"contact_record_id": record["id"]}, headers=handler.headers)
+    ).json()
+    await client.put(
+        f"/api/v1/cases/{case['id']}/assignee",
+        json={"user_id": colleague.user.id},
+        headers=supervisor.headers,
+    )
+    assert (await client.get(url, headers=colleague.headers)).status_code == 200
+    assert (await client.get(url, headers=handler.headers)).status_code == 403
+    assert await audit_count(session, "view_recording", "call", call.id) == 3

@@ -418,6 +418,40 @@ async def overdue(p: Supervisor, session: SessionDep, switchboard: str | None = 
     return await _overdue(session, where)
 
 
+class RecordingOut(BaseModel):
+    call_id: int
+    recording: str = Field(description="the recording's name on the switchboard (RecordingFinished)")
+
+
+@router.get(
+    "/calls/{call_id}/recording",
+    response_model=RecordingOut,
+    responses=error_responses(401, 403, 404),
+    summary="A call's recording reference: for those who may see its case (or its number); audited",
+)
+async def recording(call_id: int, p: CaseWorker, request: Request, session: SessionDep) -> RecordingOut:
+    call = await _call(session, p, call_id)
+    if call.recording_enc is None:
+        raise NotFound(f"call {call_id} has no recording")
+    case_id = await session.scalar(select(ContactRecord.case_id).where(ContactRecord.call_id == call_id))
+    case = await session.get(Case, case_id) if case_id is not None else None
+    if case is not None:
+        allowed = access.may_see_numbers(p, case)
+    else:
+        board = call.answered_switchboard or call.switchboard_code
+        allowed = (
+            p.has("national_supervisor")
+            or (p.has("supervisor") and board == p.home_switchboard)
+            or call.counsellor_user_id == p.user_id
+        )
+    if not allowed:
+        raise Forbidden("the recording is for the case's counsellor and the supervisors of its switchboard")
+    await access.audit_case(session, p, request, "view_recording", "call", call_id, {"case_id": case_id})
+    return RecordingOut(
+        call_id=call_id, recording=_keyring(request).decrypt(call.recording_enc, "calls.recording")
+    )
+
+
 # ---- cases ---------------------------------------------------------------------------------------
 
 
