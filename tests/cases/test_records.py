@@ -527,3 +527,87 @@ async def test_a_recording_is_shown_to_those_who_may_see_the_case_and_each_view_
     assert (await client.get(url, headers=colleague.headers)).status_code == 200
     assert (await client.get(url, headers=handler.headers)).status_code == 403
     assert await audit_count(session, "view_recording", "call", call.id) == 3
+
+
+async def test_the_role_by_action_matrix(client, session):
+    """Each role against each kind of action on a Hà Nội case it did not open (allowed and refused)."""
+    opener = await signed_in(session, "counsellor")
+    case = await _open_case(client, session, opener)
+    call_id = case["contact_records"][0]["call_id"]
+    roles = {
+        "counsellor": await signed_in(session, "counsellor"),
+        "supervisor": await signed_in(session, "supervisor"),
+        "national_supervisor": await signed_in(session, "national_supervisor", switchboard="angiang"),
+        "analyst": await signed_in(session, "analyst"),
+        "admin": await signed_in(session, "admin"),
+    }
+    c = f"/api/v1/cases/{case['id']}"
+    actions: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
+        ("GET", "/api/v1/codes", None, dict.fromkeys(roles, 200)),
+        (
+            "POST",
+            "/api/v1/codes/sex",
+            {"code": "x_{role}", "label_vi": "x", "label_en": "x"},
+            {"counsellor": 403, "supervisor": 403, "national_supervisor": 403, "analyst": 403, "admin": 201},
+        ),
+        (
+            "GET",
+            f"/api/v1/calls/{call_id}/contact",
+            None,
+            {"counsellor": 200, "supervisor": 200, "national_supervisor": 200, "analyst": 403, "admin": 403},
+        ),
+        (
+            "PATCH",
+            f"/api/v1/calls/{call_id}/contact",
+            {"sex": "unknown"},
+            {"counsellor": 403, "supervisor": 200, "national_supervisor": 200, "analyst": 403, "admin": 403},
+        ),
+        (
+            "GET",
+            c,
+            None,
+            {"counsellor": 200, "supervisor": 200, "national_supervisor": 200, "analyst": 403, "admin": 403},
+        ),
+        (
+            "POST",
+            f"{c}/notes",
+            {"text": "ghi chú"},
+            {"counsellor": 201, "supervisor": 201, "national_supervisor": 201, "analyst": 403, "admin": 403},
+        ),
+        (
+            "PUT",
+            f"{c}/assignee",
+            {"user_id": opener.user.id},
+            {"counsellor": 403, "supervisor": 200, "national_supervisor": 200, "analyst": 403, "admin": 403},
+        ),
+        (
+            "POST",
+            "/api/v1/cases/search",
+            {"reference": case["reference"]},
+            {"counsellor": 200, "supervisor": 200, "national_supervisor": 200, "analyst": 403, "admin": 403},
+        ),
+        (
+            "GET",
+            "/api/v1/contacts/overdue",
+            None,
+            {"counsellor": 403, "supervisor": 200, "national_supervisor": 200, "analyst": 403, "admin": 403},
+        ),
+        (
+            "GET",
+            "/api/v1/me/cases",
+            None,
+            {"counsellor": 200, "supervisor": 200, "national_supervisor": 200, "analyst": 403, "admin": 403},
+        ),
+    ]
+    failures = []
+    for method, url, body, expected in actions:
+        for role, who in roles.items():
+            payload = (
+                None
+                if body is None
+                else {k: (v.format(role=role) if isinstance(v, str) else v) for k, v in body.items()}
+            )
+            r = await client.request(method, url, json=payload, headers=who.headers)
+            if r.status_code != expected[role]:
+                failures.append(f"{role} {method} {url}: {r.status_code}, expected {expected[role]}")
+    assert not failures, "\n".join(failures)
