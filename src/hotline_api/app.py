@@ -34,6 +34,7 @@ from hotline_api.privacy.crypto import Keyring
 from hotline_api.privacy.keys import check_keys, load_or_create_keyring
 from hotline_api.reference.models import Switchboard
 from hotline_api.reference.router import router as reference_router
+from hotline_api.reports.router import router as reports_router
 from hotline_api.routing.live import LiveHub
 from hotline_api.routing.router import route_router
 from hotline_api.routing.router import router as routing_router
@@ -169,6 +170,7 @@ def create_app(
         routing_router,
         codes_router,
         records_router,
+        reports_router,
     ):
         app.include_router(router)
     return app
