@@ -298,3 +298,62 @@ async def test_workload_for_supervisors(client, session):
     assert r.status_code == 200
     row = next(x for x in r.json()["counsellors"] if x["user_id"] == counsellor.user.id)
     assert row["answered"] == 2 and row["talk_hours"] == 1.0
+
+
+async def test_exports_open_in_a_spreadsheet_with_vietnamese_intact(client, session):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    await november(session)
+    sup = await signed_in(session, "national_supervisor")
+    r = await client.get("/api/v1/reports/contacts", params={**NOV, "format": "csv"}, headers=sup.headers)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for UTF-8
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert ["Từ ngày", "2026-11-01"] in rows
+    assert any(row[:3] == ["victim", "Nạn nhân", "1"] for row in rows)
+    assert any(row and row[0].startswith("Hình thức mua bán người") for row in rows)
+
+    r = await client.get("/api/v1/reports/export", params={**NOV, "format": "xlsx"}, headers=sup.headers)
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    wb = load_workbook(io.BytesIO(r.content))
+    assert wb.sheetnames[0] == "Bộ lọc"
+    assert {
+        "Tổng hợp",
+        "Cuộc gọi theo kỳ",
+        "Theo tổng đài",
+        "Người gọi",
+        "Hình thức MBN",
+        "Chuyển tuyến",
+        "Điều phối",
+    } <= set(wb.sheetnames)
+    summary = wb["Tổng hợp"]
+    values = {row[0]: row[1] for row in summary.iter_rows(min_row=5, values_only=True) if row[0]}
+    assert values["Tổng số cuộc gọi"] == 9 and values["Được trả lời"] == 4
+    assert "Từ ngày: 2026-11-01" in summary["A2"].value
+    assert len(wb["Cuộc gọi theo kỳ"]._charts) == 1  # type: ignore[attr-defined]  # a native chart
+    assert wb["Khối lượng công việc"]  # supervisors get the workload too
+    runs = (
+        await session.scalars(select(AuditEntry.object_id).where(AuditEntry.object_type == "report"))
+    ).all()
+    assert runs == ["contacts", "export"]
+
+
+async def test_an_analysts_export_is_suppressed_and_has_no_workload(client, session):
+    import io
+
+    from openpyxl import load_workbook
+
+    await november(session)
+    analyst = await signed_in(session, "analyst")
+    r = await client.get(
+        "/api/v1/reports/export", params={**NOV, "switchboard": "hanoi"}, headers=analyst.headers
+    )
+    wb = load_workbook(io.BytesIO(r.content))
+    assert "Khối lượng công việc" not in wb.sheetnames
+    cells = [c for row in wb["Bộ lọc"].iter_rows(values_only=True) for c in row if c]
+    assert any('"<5"' in str(c) for c in cells)
+    outcome_rows = {row[0]: row[1] for row in wb["Tổng hợp"].iter_rows(min_row=5, values_only=True) if row[0]}
+    assert outcome_rows["Được trả lời"] == "<5"

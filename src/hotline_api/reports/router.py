@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline_api.audit import service as audit
 from hotline_api.auth.deps import actor_of, require_roles
@@ -20,15 +22,6 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 Reader = Annotated[Principal, Depends(require_roles("analyst", "supervisor", "national_supervisor"))]
 Supervisor = Annotated[Principal, Depends(require_roles("supervisor", "national_supervisor"))]
 MAX_DAYS = 366 * 25
-
-
-class Filters(BaseModel):
-    date_from: date
-    date_to: date
-    region: str | None
-    switchboard: str | None
-    number: str | None
-    granularity: str
 
 
 async def report_filter(
@@ -49,6 +42,30 @@ async def report_filter(
 
 
 FilterDep = Annotated[service.Filter, Depends(report_filter)]
+FormatQ = Annotated[
+    Literal["json", "csv", "xlsx"],
+    Query(description="json; csv (UTF-8 with BOM, for Excel); xlsx (a sheet per table, charts)"),
+]
+
+
+async def code_labels(session: AsyncSession) -> dict[tuple[str, str], str]:
+    from hotline_api.cases.models import Code
+
+    rows = (await session.execute(select(Code.list_name, Code.code, Code.label_vi))).all()
+    return {(lst, code): label for lst, code, label in rows}
+
+
+async def formatted(session: AsyncSession, report: BaseModel, name: str, fmt: str) -> Any:
+    if fmt == "json":
+        return report
+    from hotline_api.reports import export
+
+    tables = export.tables_of(name, report, await code_labels(session))
+    filters = getattr(report, "filters", {})
+    hidden = bool(getattr(report, "suppressed", False))
+    if fmt == "csv":
+        return export.csv_response(tables, filters, name, hidden)
+    return export.xlsx_response(tables, filters, name, hidden)
 
 
 def scoped(p: Principal, f: service.Filter) -> service.Filter:
@@ -111,19 +128,10 @@ class Summary(BaseModel):
     referrals: Count
 
 
-@router.get(
-    "/summary",
-    response_model=Summary,
-    responses=error_responses(401, 403, 422),
-    summary="The headline figures of a period",
-)
-async def summary(f: FilterDep, p: Reader, request: Request, session: SessionDep) -> Summary:
-    f = scoped(p, f)
-    hide = suppressing(p)
+async def build_summary(session: AsyncSession, f: service.Filter, hide: bool) -> Summary:
     fig = await service.call_figures(session, f)
     records, related = await service.trafficking_calls(session, f)
     referrals = (await service.referral_times(session, f))["referrals"]
-    await _audit(session, p, request, "summary", f)
     small = hide and (is_small(records) or is_small(related))
     return Summary(
         filters=f.describe(),
@@ -134,6 +142,21 @@ async def summary(f: FilterDep, p: Reader, request: Request, session: SessionDep
         trafficking_related_pct=None if small else service.pct(related, records),
         referrals=suppress_count(int(referrals or 0)) if hide else int(referrals or 0),
     )
+
+
+@router.get(
+    "/summary",
+    response_model=Summary,
+    responses=error_responses(401, 403, 422),
+    summary="The headline figures of a period",
+)
+async def summary(
+    f: FilterDep, p: Reader, request: Request, session: SessionDep, format: FormatQ = "json"
+) -> Any:
+    f = scoped(p, f)
+    report = await build_summary(session, f, suppressing(p))
+    await _audit(session, p, request, "summary", f)
+    return await formatted(session, report, "summary", format)
 
 
 class Period(BaseModel):
@@ -149,21 +172,12 @@ class CallsReport(BaseModel):
     regions: list[Period]
 
 
-@router.get(
-    "/calls",
-    response_model=CallsReport,
-    responses=error_responses(401, 403, 422),
-    summary="Call volumes, outcomes, answered rate, service levels, waits, per period, switchboard and region",
-)
-async def calls(f: FilterDep, p: Reader, request: Request, session: SessionDep) -> CallsReport:
-    f = scoped(p, f)
-    hide = suppressing(p)
+async def build_calls(session: AsyncSession, f: service.Filter, hide: bool) -> CallsReport:
     series = await service.call_series(session, f)
     boards = await service.call_figures_by(session, f, "c.switchboard_code")
     regions = await service.call_figures_by(
         session, f, "(SELECT s.region FROM switchboards s WHERE s.code = c.switchboard_code)"
     )
-    await _audit(session, p, request, "calls", f)
     return CallsReport(
         filters=f.describe(),
         suppressed=hide,
@@ -171,6 +185,21 @@ async def calls(f: FilterDep, p: Reader, request: Request, session: SessionDep) 
         switchboards=[Period(period=k, figures=figures_out(v, hide)) for k, v in boards],
         regions=[Period(period=k, figures=figures_out(v, hide)) for k, v in regions],
     )
+
+
+@router.get(
+    "/calls",
+    response_model=CallsReport,
+    responses=error_responses(401, 403, 422),
+    summary="Call volumes, outcomes, answered rate, service levels, waits, per period, switchboard and region",
+)
+async def calls(
+    f: FilterDep, p: Reader, request: Request, session: SessionDep, format: FormatQ = "json"
+) -> Any:
+    f = scoped(p, f)
+    report = await build_calls(session, f, suppressing(p))
+    await _audit(session, p, request, "calls", f)
+    return await formatted(session, report, "calls", format)
 
 
 class Breakdown(BaseModel):
@@ -192,15 +221,7 @@ def _rows(cells: list[Cell], hide: bool, total_shown: bool) -> list[Row]:
     return [Row(key=k, count=n, pct=q) for k, n, q in rows]
 
 
-@router.get(
-    "/contacts",
-    response_model=ContactsReport,
-    responses=error_responses(401, 403, 422),
-    summary="Caller categories, contact types, trafficking forms, destination countries: counts and percentages",
-)
-async def contacts(f: FilterDep, p: Reader, request: Request, session: SessionDep) -> ContactsReport:
-    f = scoped(p, f)
-    hide = suppressing(p)
+async def build_contacts(session: AsyncSession, f: service.Filter, hide: bool) -> ContactsReport:
     out = []
     for name in service.BREAKDOWNS:
         items, records, related = await service.breakdown(session, f, name)
@@ -217,8 +238,22 @@ async def contacts(f: FilterDep, p: Reader, request: Request, session: SessionDe
                 ),
             )
         )
-    await _audit(session, p, request, "contacts", f)
     return ContactsReport(filters=f.describe(), suppressed=hide, breakdowns=out)
+
+
+@router.get(
+    "/contacts",
+    response_model=ContactsReport,
+    responses=error_responses(401, 403, 422),
+    summary="Caller categories, contact types, trafficking forms, destination countries: counts and percentages",
+)
+async def contacts(
+    f: FilterDep, p: Reader, request: Request, session: SessionDep, format: FormatQ = "json"
+) -> Any:
+    f = scoped(p, f)
+    report = await build_contacts(session, f, suppressing(p))
+    await _audit(session, p, request, "contacts", f)
+    return await formatted(session, report, "contacts", format)
 
 
 class ReferralsReport(BaseModel):
@@ -235,15 +270,7 @@ class ReferralsReport(BaseModel):
     median_hours_to_completion: float | None
 
 
-@router.get(
-    "/referrals",
-    response_model=ReferralsReport,
-    responses=error_responses(401, 403, 422),
-    summary="Referrals by type, partner kind, status and outcome; time to acceptance and to completion",
-)
-async def referrals(f: FilterDep, p: Reader, request: Request, session: SessionDep) -> ReferralsReport:
-    f = scoped(p, f)
-    hide = suppressing(p)
+async def build_referrals(session: AsyncSession, f: service.Filter, hide: bool) -> ReferralsReport:
     times = await service.referral_times(session, f)
     total = int(times.pop("referrals") or 0)
 
@@ -261,8 +288,22 @@ async def referrals(f: FilterDep, p: Reader, request: Request, session: SessionD
         by_outcome=await by("x.outcome", total_shown=False),
         **({k: None for k in times} if hide and is_small(total) else times),
     )
-    await _audit(session, p, request, "referrals", f)
     return report
+
+
+@router.get(
+    "/referrals",
+    response_model=ReferralsReport,
+    responses=error_responses(401, 403, 422),
+    summary="Referrals by type, partner kind, status and outcome; time to acceptance and to completion",
+)
+async def referrals(
+    f: FilterDep, p: Reader, request: Request, session: SessionDep, format: FormatQ = "json"
+) -> Any:
+    f = scoped(p, f)
+    report = await build_referrals(session, f, suppressing(p))
+    await _audit(session, p, request, "referrals", f)
+    return await formatted(session, report, "referrals", format)
 
 
 class RoutingReport(BaseModel):
@@ -272,15 +313,7 @@ class RoutingReport(BaseModel):
     regions: list[Period]
 
 
-@router.get(
-    "/routing",
-    response_model=RoutingReport,
-    responses=error_responses(401, 403, 422),
-    summary="Overflows, after-hours calls and waits by region",
-)
-async def routing(f: FilterDep, p: Reader, request: Request, session: SessionDep) -> RoutingReport:
-    f = scoped(p, f)
-    hide = suppressing(p)
+async def build_routing(session: AsyncSession, f: service.Filter, hide: bool) -> RoutingReport:
     fig = await service.call_figures(session, f)
     reasons = await service.routing_reasons(session, f)
     regions = await service.call_figures_by(
@@ -288,13 +321,27 @@ async def routing(f: FilterDep, p: Reader, request: Request, session: SessionDep
         f,
         "COALESCE(c.caller_region, (SELECT s.region FROM switchboards s WHERE s.code = c.switchboard_code))",
     )
-    await _audit(session, p, request, "routing", f)
     return RoutingReport(
         filters=f.describe(),
         suppressed=hide,
         reasons=_rows([Cell(k, n, service.pct(n, fig.calls)) for k, n in reasons], hide, total_shown=False),
         regions=[Period(period=k, figures=figures_out(v, hide)) for k, v in regions],
     )
+
+
+@router.get(
+    "/routing",
+    response_model=RoutingReport,
+    responses=error_responses(401, 403, 422),
+    summary="Overflows, after-hours calls and waits by region",
+)
+async def routing(
+    f: FilterDep, p: Reader, request: Request, session: SessionDep, format: FormatQ = "json"
+) -> Any:
+    f = scoped(p, f)
+    report = await build_routing(session, f, suppressing(p))
+    await _audit(session, p, request, "routing", f)
+    return await formatted(session, report, "routing", format)
 
 
 class WorkloadRow(BaseModel):
@@ -319,8 +366,82 @@ class WorkloadReport(BaseModel):
     responses=error_responses(401, 403, 422),
     summary="Counsellors' workload (supervisors only: it names people)",
 )
-async def workload(f: FilterDep, p: Supervisor, request: Request, session: SessionDep) -> WorkloadReport:
+async def workload(
+    f: FilterDep, p: Supervisor, request: Request, session: SessionDep, format: FormatQ = "json"
+) -> Any:
     f = scoped(p, f)
-    rows = await service.workload(session, f)
+    report = await build_workload(session, f)
     await _audit(session, p, request, "workload", f)
+    return await formatted(session, report, "workload", format)
+
+
+async def build_workload(session: AsyncSession, f: service.Filter) -> WorkloadReport:
+    rows = await service.workload(session, f)
     return WorkloadReport(filters=f.describe(), counsellors=[WorkloadRow(**r) for r in rows])
+
+
+SECTIONS = ("summary", "calls", "contacts", "referrals", "routing")
+
+
+async def build_section(session: AsyncSession, name: str, f: service.Filter, hide: bool) -> BaseModel:
+    builders: dict[str, Any] = {
+        "summary": build_summary,
+        "calls": build_calls,
+        "contacts": build_contacts,
+        "referrals": build_referrals,
+        "routing": build_routing,
+    }
+    report: BaseModel = await builders[name](session, f, hide)
+    return report
+
+
+async def workbook_tables(
+    session: AsyncSession, f: service.Filter, hide: bool, with_workload: bool, step: Any = None
+) -> list[Any]:
+    """Every report's tables, in order (the monthly report to the ministry)."""
+    from hotline_api.reports import export
+
+    labels = await code_labels(session)
+    tables: list[Any] = []
+    for name in SECTIONS:
+        tables += export.tables_of(name, await build_section(session, name, f, hide), labels)
+        if step:
+            step(name)
+    if with_workload:
+        tables += export.tables_of("workload", await build_workload(session, f), labels)
+        if step:
+            step("workload")
+    return tables
+
+
+@router.get(
+    "/export",
+    responses={
+        200: {
+            "content": {
+                "text/csv": {},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+            }
+        },
+        **error_responses(401, 403, 422),
+    },
+    summary="Every report in one file: XLSX (a sheet per table, charts) or CSV",
+)
+async def export_all(
+    f: FilterDep,
+    p: Reader,
+    request: Request,
+    session: SessionDep,
+    format: Annotated[Literal["xlsx", "csv"], Query()] = "xlsx",
+) -> Any:
+    from hotline_api.reports import export
+
+    f = scoped(p, f)
+    hide = suppressing(p)
+    tables = await workbook_tables(
+        session, f, hide, with_workload=not hide and p.has("supervisor", "national_supervisor")
+    )
+    await _audit(session, p, request, "export", f)
+    if format == "csv":
+        return export.csv_response(tables, f.describe(), "report", hide)
+    return export.xlsx_response(tables, f.describe(), "report", hide)
