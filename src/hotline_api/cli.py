@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from hotline_api.cli_privacy import keys_cli, purge
+from hotline_api.cli_reports import report
 from hotline_api.config import Settings, get_settings
 
 cli = typer.Typer(
@@ -29,6 +30,7 @@ switchboard_cli = typer.Typer(help="Switchboards and their webhook credentials."
 cli.add_typer(switchboard_cli, name="switchboard")
 cli.add_typer(keys_cli, name="keys")
 cli.command()(purge)
+cli.command()(report)
 out = Console()
 err = Console(stderr=True)
 
