@@ -697,3 +697,32 @@ async def test_refusals_never_echo_what_was_sent(client, session):
         assert "0987654321" not in r.text and "Lò" not in r.text
     reasons = " ".join((await session.scalars(select(QuarantinedBody.reason))).all())
     assert len(reasons) > 0 and "0987654321" not in reasons and "Lò" not in reasons
+
+
+async def test_a_cdr_with_answeredtime_names_who_answered_and_bad_values_are_refused(client, session):
+    from hotline_api.calls.models import Call
+    from tests.factories import make_user
+
+    secret = await switchboard_secret(session, "hanoi")
+    user = await make_user(session, "counsellor", extension="PJSIP/1013")
+    lk = new_linkedid()
+    record = {
+        "linkedid": lk,
+        "uniqueid": lk,
+        "src": "0912345678",
+        "dst": "111",
+        "start": "2026-11-01 10:00:00",
+        "answer": "2026-11-01 10:00:02",
+        "end": "2026-11-01 10:05:00",
+        "disposition": "ANSWERED",
+        "dstchannel": "PJSIP/1013-0000012b",
+        "answeredtime": "120",
+        "userfield": "HOTLINE_ORIGIN=",  # empty: not overflowed
+    }
+    r = await post(client, "hanoi", "cdr", record, secret)
+    assert r.status_code == 200, r.text
+    call = await session.scalar(select(Call).where(Call.linkedid == lk))
+    assert call is not None and call.counsellor_user_id == user.id
+    assert call.answered_at is not None and call.answered_at.strftime("%H:%M") == "03:03"  # 10:03 local
+    bad = await post(client, "hanoi", "cdr", {**record, "answeredtime": "soon"}, secret)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "answeredtime"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hotline_api.privacy.crypto import Keyring
 from hotline_api.privacy.normalise import normalise_phone
@@ -219,6 +219,19 @@ def facts_of(event: Event, ctx: Context) -> tuple[CallFacts, list[Offer]]:
         facts.counsellor = CounsellorFact(
             at=at, extension=event.interface, switchboard=ctx.switchboard, user_id=None
         )
+
+    # a CDR posted by the dialplan's hangup handler: the counsellor it dialled (dstchannel) was
+    # connected for ${ANSWEREDTIME} seconds before the end, so they answered at end - that
+    answered_for = event.extras.get("answeredtime") if event.source == "cdr" else None
+    if is_caller and isinstance(answered_for, float) and answered_for > 0 and event.end:
+        dialled = ctx.counsellor_of(event.extras.get("dstchannel"), None)
+        if dialled:
+            facts.counsellor = CounsellorFact(
+                at=event.end - timedelta(seconds=answered_for),
+                extension=dialled[0],
+                switchboard=ctx.switchboard,
+                user_id=dialled[1],
+            )
 
     if event.kind == "var" and event.variable == "QUEUESTATUS" and event.value:
         status = event.value.upper()

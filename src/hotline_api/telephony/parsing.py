@@ -116,8 +116,8 @@ def _check_id(value: str | None, index: int, name: str) -> str | None:
 
 
 def _origin(value: str | None, index: int) -> str | None:
-    if value is None:
-        return None
+    if value is None or not value.strip():
+        return None  # an empty HOTLINE_ORIGIN: the call was not overflowed
     if not ORIGIN_RE.match(value):
         raise MalformedEvent(
             f"{ORIGIN_VARIABLE} must look like <switchboard>:<linkedid>",
@@ -478,6 +478,16 @@ def parse_cdr(obj: dict[str, Any], body: bytes, index: int, tz: ZoneInfo) -> Eve
     ev.exten = _text(f.get("dst"), 32)
     ev.dial_status = _text(f.get("disposition"), 32)
     ev.extras["dstchannel"] = _text(f.get("dstchannel"), 200)
+    # the dialplan's ${ANSWEREDTIME}: how long the dialled counsellor was connected (seconds)
+    answered = _text(f.get("answeredtime"), 16)
+    if answered:
+        try:
+            seconds = float(answered)
+        except ValueError:
+            raise MalformedEvent("answeredtime must be a number of seconds", index, "answeredtime") from None
+        if not 0 <= seconds < 7 * 86400:
+            raise MalformedEvent("answeredtime must be between 0 and a week", index, "answeredtime")
+        ev.extras["answeredtime"] = seconds
     userfield = _text(f.get("userfield"), 256) or ""
     origin = _text(f.get("hotline_origin"), 200)
     if origin is None and userfield.startswith(ORIGIN_VARIABLE + "="):
