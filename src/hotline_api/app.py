@@ -34,6 +34,7 @@ from hotline_api.privacy.crypto import Keyring
 from hotline_api.privacy.keys import check_keys, load_or_create_keyring
 from hotline_api.reference.models import Switchboard
 from hotline_api.reference.router import router as reference_router
+from hotline_api.reports import rollup
 from hotline_api.reports.router import router as reports_router
 from hotline_api.routing.live import LiveHub
 from hotline_api.routing.router import route_router
@@ -125,10 +126,13 @@ def create_app(
         try:
             if own_engine:
                 # only the real service sweeps; tests call the sweeper themselves
-                async with sweeper.running(
-                    app.state.sessionmaker,
-                    timedelta(hours=settings.sweep_idle_hours),
-                    settings.sweep_interval_seconds,
+                async with (
+                    sweeper.running(
+                        app.state.sessionmaker,
+                        timedelta(hours=settings.sweep_idle_hours),
+                        settings.sweep_interval_seconds,
+                    ),
+                    rollup.running(app.state.sessionmaker),
                 ):
                     yield
             else:

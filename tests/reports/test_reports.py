@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline_api.audit.models import AuditEntry
 from hotline_api.calls.models import Call
 from hotline_api.cases.models import ContactRecord
+from hotline_api.reports import rollup
 from hotline_api.reports.suppression import Cell, suppress_table
 from tests.factories import signed_in
 
@@ -114,6 +115,7 @@ async def november(session: AsyncSession) -> dict[str, Call]:
         trafficking_related=True,
         trafficking_forms=["forced_labour", "sexual_exploitation"],
     )
+    assert await rollup.refresh(session) is not None  # the figures as the next refresh gives them
     return calls
 
 
@@ -161,6 +163,7 @@ async def test_month_ends_and_iso_weeks_in_vietnamese_time(client, session):
     await november(session)
     await call(session, local(2026, 11, 29, 12), "answered", wait=1, talk=1)  # Sunday: ISO week 48
     await call(session, local(2027, 1, 1, 12), "answered", wait=1, talk=1)  # Friday: 2026-W53
+    await rollup.refresh(session)
     sup = await signed_in(session, "national_supervisor")
     params = {"date_from": "2026-11-01", "date_to": "2027-01-31", "switchboard": "hanoi"}
     months = (
@@ -223,6 +226,9 @@ async def test_breakdowns_count_records_and_a_late_record_shows_up(client, sessi
         trafficking_related=True,
         trafficking_forms=["forced_labour"],
     )
+    await rollup.refresh(session)  # the service's refresher, at most 20 s later
+    summary = (await client.get("/api/v1/reports/summary", params=NOV, headers=sup.headers)).json()
+    assert summary["contact_records"] == 4 and summary["trafficking_related"] == 3
     b = await breakdowns()
     assert b["caller_category"]["records"] == 4 and b["caller_category"]["trafficking_related"] == 3
     assert {r["key"]: r["count"] for r in b["trafficking_form"]["trafficking"]}["forced_labour"] == 2
@@ -357,3 +363,41 @@ async def test_an_analysts_export_is_suppressed_and_has_no_workload(client, sess
     assert any('"<5"' in str(c) for c in cells)
     outcome_rows = {row[0]: row[1] for row in wb["Tổng hợp"].iter_rows(min_row=5, values_only=True) if row[0]}
     assert outcome_rows["Được trả lời"] == "<5"
+
+
+async def test_the_rollup_gives_the_figures_of_the_raw_records(session):
+    import random
+
+    from hotline_api.reports import service
+
+    rng = random.Random(11)
+    for _ in range(120):
+        start = local(2026, rng.choice([10, 11]), rng.randint(1, 28), rng.randint(0, 23), rng.randint(0, 59))
+        c = await call(
+            session,
+            start,
+            rng.choice(["answered", "answered", "abandoned", "timeout", "not_queued", "failed"]),
+            wait=rng.randint(1, 120),
+            talk=rng.randint(10, 900),
+            switchboard=rng.choice(["hanoi", "danang", "angiang"]),
+            dialled=rng.choice(["111", "18001567"]),
+        )
+        if rng.random() < 0.4:
+            await record(session, c, trafficking_related=rng.random() < 0.5)
+    await rollup.refresh(session)
+    for kw in [
+        {},
+        {"region": "central"},
+        {"switchboard": "angiang", "number": "18001567"},
+        {"granularity": "week"},
+    ]:
+        f = service.Filter(
+            datetime(2026, 10, 1).date(),
+            datetime(2026, 11, 30).date(),
+            region=kw.get("region"),
+            switchboard=kw.get("switchboard"),
+            number=kw.get("number"),
+            granularity=kw.get("granularity", "month"),  # type: ignore[arg-type]
+        )
+        assert await service.call_figures(session, f) == await service.call_figures_raw(session, f), kw
+        assert await service.call_series(session, f) == await service.call_series_raw(session, f), kw

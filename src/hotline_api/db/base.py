@@ -34,5 +34,6 @@ def import_all_models() -> None:
     from hotline_api.cases import models as _cases  # noqa: F401
     from hotline_api.privacy import models as _privacy  # noqa: F401
     from hotline_api.reference import models as _reference  # noqa: F401
+    from hotline_api.reports import models as _reports  # noqa: F401
     from hotline_api.routing import models as _routing  # noqa: F401
     from hotline_api.telephony import models as _telephony  # noqa: F401

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +15,7 @@ from hotline_api.auth.deps import actor_of, require_roles
 from hotline_api.auth.service import Principal
 from hotline_api.db.session import SessionDep
 from hotline_api.errors import Forbidden, Unprocessable, error_responses
-from hotline_api.reports import service
+from hotline_api.reports import rollup, service
 from hotline_api.reports.suppression import Cell, Count, is_small, suppress_count, suppress_table
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -121,6 +121,9 @@ def figures_out(fig: service.CallFigures, hide: bool) -> Figures:
 class Summary(BaseModel):
     filters: dict[str, str]
     suppressed: bool
+    figures_as_of: datetime | None = Field(
+        description="the calls' figures are as of this refresh (≤ 40 s old)"
+    )
     figures: Figures
     contact_records: Count
     trafficking_related: Count
@@ -130,12 +133,13 @@ class Summary(BaseModel):
 
 async def build_summary(session: AsyncSession, f: service.Filter, hide: bool) -> Summary:
     fig = await service.call_figures(session, f)
-    records, related = await service.trafficking_calls(session, f)
+    records, related = await service.record_counts(session, f)
     referrals = (await service.referral_times(session, f))["referrals"]
     small = hide and (is_small(records) or is_small(related))
     return Summary(
         filters=f.describe(),
         suppressed=hide,
+        figures_as_of=await rollup.refreshed_at(session),
         figures=figures_out(fig, hide),
         contact_records=suppress_count(records) if hide else records,
         trafficking_related=suppress_count(related) if hide else related,
@@ -167,6 +171,7 @@ class Period(BaseModel):
 class CallsReport(BaseModel):
     filters: dict[str, str]
     suppressed: bool
+    figures_as_of: datetime | None
     periods: list[Period]
     switchboards: list[Period]
     regions: list[Period]
@@ -174,13 +179,12 @@ class CallsReport(BaseModel):
 
 async def build_calls(session: AsyncSession, f: service.Filter, hide: bool) -> CallsReport:
     series = await service.call_series(session, f)
-    boards = await service.call_figures_by(session, f, "c.switchboard_code")
-    regions = await service.call_figures_by(
-        session, f, "(SELECT s.region FROM switchboards s WHERE s.code = c.switchboard_code)"
-    )
+    boards = await service.call_figures_by_switchboard(session, f)
+    regions = await service.call_figures_by_switchboard(session, f, region=True)
     return CallsReport(
         filters=f.describe(),
         suppressed=hide,
+        figures_as_of=await rollup.refreshed_at(session),
         periods=[Period(period=k, figures=figures_out(v, hide)) for k, v in series],
         switchboards=[Period(period=k, figures=figures_out(v, hide)) for k, v in boards],
         regions=[Period(period=k, figures=figures_out(v, hide)) for k, v in regions],

@@ -58,6 +58,8 @@ class Filter:
 
     def params(self) -> dict[str, Any]:
         return {
+            "date_from": self.date_from,
+            "date_to": self.date_to,
             "since": self.since,
             "until": self.until,
             "region": self.region,
@@ -149,14 +151,82 @@ def pct(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 2) if whole else None
 
 
+# the same figures from the daily rollup (reports/rollup.py): as of its last refresh
+DAYS_WHERE = """
+    d.day >= :date_from AND d.day <= :date_to
+    AND (CAST(:switchboard AS text) IS NULL OR d.switchboard_code = :switchboard)
+    AND (CAST(:region AS text) IS NULL OR d.switchboard_code IN (SELECT code FROM switchboards WHERE region = :region))
+    AND (CAST(:number AS text) IS NULL OR d.dialled_number = :number)
+"""
+DAY_FIGURES = ", ".join(
+    f"COALESCE(sum(d.{col}), 0) AS {col}"
+    for col in ("calls", *OUTCOMES, "answered_in_time", "abandoned_in_time", "wait_sum", "talk_sum")
+)
+DAY_PERIOD = "to_char(date_trunc(:unit, d.day::timestamp), :label)"
+
+
 async def call_figures(session: AsyncSession, f: Filter) -> CallFigures:
+    row = (
+        await session.execute(
+            text(f"SELECT {DAY_FIGURES} FROM report_call_days d WHERE {DAYS_WHERE}"), f.params()
+        )
+    ).one()
+    return CallFigures.of(row)
+
+
+async def call_series(session: AsyncSession, f: Filter) -> list[tuple[str, CallFigures]]:
+    rows = (
+        await session.execute(
+            text(
+                f"SELECT {DAY_PERIOD} AS period, {DAY_FIGURES} FROM report_call_days d WHERE {DAYS_WHERE} GROUP BY 1 ORDER BY 1"
+            ),
+            f.params(),
+        )
+    ).all()
+    return [(r.period, CallFigures.of(r)) for r in rows]
+
+
+async def call_figures_by_switchboard(
+    session: AsyncSession, f: Filter, region: bool = False
+) -> list[tuple[str, CallFigures]]:
+    key = (
+        "(SELECT s.region FROM switchboards s WHERE s.code = d.switchboard_code)"
+        if region
+        else "d.switchboard_code"
+    )
+    rows = (
+        await session.execute(
+            text(
+                f"SELECT {key} AS key, {DAY_FIGURES} FROM report_call_days d WHERE {DAYS_WHERE} GROUP BY 1 ORDER BY 1"
+            ),
+            f.params(),
+        )
+    ).all()
+    return [(str(r.key), CallFigures.of(r)) for r in rows]
+
+
+async def record_counts(session: AsyncSession, f: Filter) -> tuple[int, int]:
+    """(contact records, trafficking-related ones) from the rollup."""
+    row = (
+        await session.execute(
+            text(
+                f"SELECT COALESCE(sum(d.records), 0), COALESCE(sum(d.related), 0) FROM report_call_days d WHERE {DAYS_WHERE}"
+            ),
+            f.params(),
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+# the same over the raw records: the benchmark's plain GROUP BY, and what the rollup is tested against
+async def call_figures_raw(session: AsyncSession, f: Filter) -> CallFigures:
     row = (
         await session.execute(text(f"SELECT {CALL_FIGURES} FROM calls c WHERE {CALLS_WHERE}"), f.params())
     ).one()
     return CallFigures.of(row)
 
 
-async def call_series(session: AsyncSession, f: Filter) -> list[tuple[str, CallFigures]]:
+async def call_series_raw(session: AsyncSession, f: Filter) -> list[tuple[str, CallFigures]]:
     rows = (
         await session.execute(
             text(
@@ -169,7 +239,7 @@ async def call_series(session: AsyncSession, f: Filter) -> list[tuple[str, CallF
 
 
 async def call_figures_by(session: AsyncSession, f: Filter, key_sql: str) -> list[tuple[str, CallFigures]]:
-    """Call figures per value of an expression over c (a switchboard, a region)."""
+    """Call figures per value of an expression over the raw calls c (the caller's region)."""
     rows = (
         await session.execute(
             text(
