@@ -416,9 +416,16 @@ async def test_calls_are_read_within_scope_and_numbers_are_audited(client, sessi
     by_region = (await client.get("/api/v1/calls?region=south", headers=national.headers)).json()
     assert [c["linkedid"] for c in by_region["calls"]] == [south.linkedid]
     by_number = (
-        await client.get("/api/v1/calls", params={"number": "091 200 0222"}, headers=national.headers)
+        await client.post("/api/v1/calls/search", json={"number": "091 200 0222"}, headers=national.headers)
     ).json()
     assert [c["linkedid"] for c in by_number["calls"]] == [other.linkedid]
+    # a number never travels in a URL: the query parameter is not accepted
+    everything_again = await client.get(
+        "/api/v1/calls", params={"number": "091 200 0222"}, headers=national.headers
+    )
+    assert len(everything_again.json()["calls"]) == 3
+    bad_number = await client.post("/api/v1/calls/search", json={"number": "abc"}, headers=national.headers)
+    assert bad_number.status_code == 422 and bad_number.json()["error"]["field"] == "number"
     today = datetime.now(UTC).astimezone().date().isoformat()
     assert (
         await client.get(f"/api/v1/calls?date_from=2020-01-01&date_to={today}", headers=national.headers)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, or_, select
 
 from hotline_api.audit import service as audit
@@ -147,13 +147,7 @@ def _number(keyring: Keyring, p: Principal, call: Call) -> str | None:
     return keyring.decrypt(call.caller_number_enc, "calls.caller_number")
 
 
-@router.get(
-    "",
-    response_model=CallPage,
-    responses=error_responses(401, 403, 422),
-    summary="Calls, newest first, within the reader's scope",
-)
-async def list_calls(
+async def _list_calls(
     reader: CallReader,
     request: Request,
     session: SessionDep,
@@ -164,12 +158,11 @@ async def list_calls(
     switchboard: str | None = None,
     region: Literal["north", "central", "south"] | None = None,
     outcome: str | None = None,
-    number: Annotated[
-        str | None, Query(description="a caller's number, any common form; matched by keyed hash")
-    ] = None,
     before_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    number: str | None = None,
 ) -> CallPage:
+    """Filters in the query string; a caller's number never travels in a URL: POST …/calls/search."""
     keyring: Keyring = request.app.state.keyring
     conds: list[ColumnElement[bool]] = []
     scope = scope_filter(reader)
@@ -208,6 +201,76 @@ async def list_calls(
     if shown:
         await audit.record(session, actor, "view_number", "call", None, {"call_ids": shown})
     return CallPage(calls=out, next_before_id=calls[-1].id if len(calls) == limit else None)
+
+
+@router.get(
+    "",
+    response_model=CallPage,
+    responses=error_responses(401, 403, 422),
+    summary="Calls, newest first, within the reader's scope",
+)
+async def list_calls(
+    reader: CallReader,
+    request: Request,
+    session: SessionDep,
+    date_from: Annotated[date | None, Query(description="first local day (Asia/Ho_Chi_Minh)")] = None,
+    date_to: Annotated[date | None, Query(description="last local day, inclusive")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    switchboard: str | None = None,
+    region: Literal["north", "central", "south"] | None = None,
+    outcome: str | None = None,
+    before_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> CallPage:
+    return await _list_calls(
+        reader,
+        request,
+        session,
+        date_from,
+        date_to,
+        since,
+        until,
+        switchboard,
+        region,
+        outcome,
+        before_id,
+        limit,
+    )
+
+
+class CallSearch(BaseModel):
+    number: str = Field(min_length=1, max_length=40, description="a caller's number, any common form")
+    date_from: date | None = None
+    date_to: date | None = None
+    before_id: int | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+@router.post(
+    "/search",
+    response_model=CallPage,
+    responses=error_responses(401, 403, 422),
+    summary="A caller's calls, by their number (matched by keyed hash; POST: no number in any URL)",
+)
+async def search_calls(
+    body: CallSearch, reader: CallReader, request: Request, session: SessionDep
+) -> CallPage:
+    return await _list_calls(
+        reader,
+        request,
+        session,
+        body.date_from,
+        body.date_to,
+        None,
+        None,
+        None,
+        None,
+        None,
+        body.before_id,
+        body.limit,
+        number=body.number,
+    )
 
 
 @router.get("/{call_id}", response_model=CallDetail, responses=error_responses(401, 403, 404))
