@@ -16,6 +16,8 @@ from hotline_api.auth.router import auth_router, users_router
 from hotline_api.calls import sweeper
 from hotline_api.calls.router import router as calls_router
 from hotline_api.cases.codes import router as codes_router
+from hotline_api.cases.partners import router as partners_router
+from hotline_api.cases.referrals_router import router as referrals_router
 from hotline_api.cases.router import router as records_router
 from hotline_api.config import Settings, get_settings
 from hotline_api.db.migrate import head_revision
@@ -174,6 +176,8 @@ def create_app(
         routing_router,
         codes_router,
         records_router,
+        partners_router,
+        referrals_router,
         reports_router,
     ):
         app.include_router(router)
