@@ -492,6 +492,38 @@ def simulate(
         raise typer.Exit(1)
 
 
+@cli.command()
+def relay(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar="HOTLINE_RELAY_CONFIG",
+            help="the relay's TOML file (HOTLINE_RELAY_* variables override it); see docs/relay.md",
+        ),
+    ] = None,
+) -> None:
+    """Run beside a PBX: forward its ARI (and AMI) events to the service through a durable spool."""
+    from hotline_api.observability import configure_logging
+    from hotline_api.relay.config import ConfigError, load_settings
+    from hotline_api.relay.runner import serve as serve_relay
+    from hotline_api.relay.spool import SpoolError
+
+    try:
+        settings = load_settings(config)
+        settings.hmac_key()
+    except ConfigError as exc:
+        err.print(f"relay configuration: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(serve_relay(settings))
+    except (SpoolError, OSError) as exc:  # the spool locked or unwritable, the status port taken
+        err.print(f"relay: {exc}", style="red", markup=False)
+        raise typer.Exit(1) from None
+
+
 def main() -> None:
     try:
         cli()
