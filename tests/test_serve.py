@@ -367,3 +367,22 @@ def test_two_services_started_at_once_on_a_new_folder(services: Services):
     assert httpx.get(f"{pair[1].url}/readyz", timeout=5).status_code == 200
     assert pair[1].interrupt() in (0, 130), pair[1].output()
     assert_nothing_left(data, {postmaster})
+
+
+def test_a_half_set_key_configuration_is_refused_without_a_traceback(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update(
+        {
+            "HOTLINE_DATA_DIR": str(tmp_path),
+            "HOTLINE_ENCRYPTION_KEYS": "k1:" + base64.b64encode(bytes(32)).decode(),  # and no hash key
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "hotline_api.cli", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "HOTLINE_HASH_KEY" in result.stderr and "Traceback" not in result.stderr + result.stdout

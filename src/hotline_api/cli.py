@@ -140,6 +140,7 @@ def serve(
     from hotline_api.app import create_app
     from hotline_api.db import migrate as migrations
     from hotline_api.observability import configure_logging
+    from hotline_api.privacy.crypto import CryptoError
     from hotline_api.privacy.keys import KeyMismatchError, load_or_create_keyring
 
     started = time.monotonic()
@@ -150,13 +151,17 @@ def serve(
     workers = workers or settings.workers
     do_migrate = settings.migrate_on_start if migrate is None else migrate
 
-    if settings.encryption_keys is None:
-        # two processes starting at once on a new data folder must not each write a key file
-        settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with _file_lock(settings.keys_dir / "keys.lock"):
+    try:
+        if settings.encryption_keys is None:
+            # two processes starting at once on a new data folder must not each write a key file
+            settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with _file_lock(settings.keys_dir / "keys.lock"):
+                _, created = load_or_create_keyring(settings)
+        else:
             _, created = load_or_create_keyring(settings)
-    else:
-        _, created = load_or_create_keyring(settings)
+    except CryptoError as exc:  # a half-set or malformed key configuration: say what, no traceback
+        err.print(f"the encryption keys cannot be used: {exc} (docs/keys.md)", style="red", markup=False)
+        raise typer.Exit(2) from None
     if created is not None:
         err.print(
             f"[bold yellow]Encryption keys were created in {created}.[/] They are the only way to read the "
