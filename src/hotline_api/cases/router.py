@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline_api.auth.deps import require_roles
 from hotline_api.auth.models import User, UserRole
 from hotline_api.auth.service import Principal
+from hotline_api.calls import router as calls_scope
 from hotline_api.calls.models import Call
 from hotline_api.cases import access, codes, service
 from hotline_api.cases.models import Case, CaseEvent, CaseNote, CasePerson, ContactRecord
@@ -144,17 +145,9 @@ def _contact_out(r: ContactRecord, keyring: Keyring) -> ContactOut:
     )
 
 
-def _call_in_scope(p: Principal, call: Call) -> bool:
-    if p.has("national_supervisor"):
-        return True
-    if p.home_switchboard in (call.switchboard_code, call.answered_switchboard):
-        return True
-    return call.counsellor_user_id == p.user_id
-
-
 async def _call(session: AsyncSession, p: Principal, call_id: int) -> Call:
     call = await session.get(Call, call_id)
-    if call is None or not _call_in_scope(p, call):
+    if call is None or not calls_scope.may_read(p, call):
         raise NotFound(f"no call {call_id} that you may see")
     return call
 
@@ -435,15 +428,8 @@ async def recording(call_id: int, p: CaseWorker, request: Request, session: Sess
         raise NotFound(f"call {call_id} has no recording")
     case_id = await session.scalar(select(ContactRecord.case_id).where(ContactRecord.call_id == call_id))
     case = await session.get(Case, case_id) if case_id is not None else None
-    if case is not None:
-        allowed = access.may_see_numbers(p, case)
-    else:
-        board = call.answered_switchboard or call.switchboard_code
-        allowed = (
-            p.has("national_supervisor")
-            or (p.has("supervisor") and board == p.home_switchboard)
-            or call.counsellor_user_id == p.user_id
-        )
+    # the case decides; a call without a case, whoever may see its number
+    allowed = access.may_see_numbers(p, case) if case is not None else calls_scope.may_see_number(p, call)
     if not allowed:
         raise Forbidden("the recording is for the case's counsellor and the supervisors of its switchboard")
     await access.audit_case(session, p, request, "view_recording", "call", call_id, {"case_id": case_id})
@@ -639,7 +625,7 @@ async def _contact_for_case(
 ) -> tuple[ContactRecord, Call]:
     record = await session.get(ContactRecord, record_id, with_for_update=True)
     call = await session.get(Call, record.call_id) if record else None
-    if record is None or call is None or not _call_in_scope(p, call):
+    if record is None or call is None or not calls_scope.may_read(p, call):
         raise NotFound(f"no contact record {record_id} that you may see")
     return record, call
 
