@@ -16,7 +16,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMAND_PREFIX = "python3 -m pip install -e '.[test]'"
+COMMAND_PREFIX = "(command -v chromium"
 DATA_DIR = "/var/lib/hotline-api"
 # ${VAR:-default} / ${VAR-default} / ${VAR}: compose's interpolation, evaluated with nothing set
 INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?::?-(?P<default>[^}]*))?\}")

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from hotline_api import console
 from hotline_api.audit.router import router as audit_router
 from hotline_api.auth.router import auth_router, users_router
 from hotline_api.calls import sweeper
@@ -51,7 +52,18 @@ logger = logging.getLogger(__name__)
 
 # Routes that answer without a credential. tests/auth/test_deny_by_default.py walks every other route.
 PUBLIC_PATHS = frozenset(
-    {"/healthz", "/readyz", "/api/v1/auth/login", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+    {
+        "/healthz",
+        "/readyz",
+        "/api/v1/auth/login",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+        # the console's files (no data in them) and the redirects to it
+        "/",
+        "/console",
+    }
 )
 
 
@@ -181,6 +193,7 @@ def create_app(
         reports_router,
     ):
         app.include_router(router)
+    console.mount(app)
     return app
 
 

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
 
     # Sessions and login throttling
     token_ttl_hours: int = 12
+    # the console signs out after this long without a key press, a click or a call of one's own
+    console_idle_minutes: int = Field(default=30, ge=1, le=720)
     login_max_failures_per_user: int = 5
     login_max_failures_per_address: int = 20
     login_failure_window_minutes: int = 15

@@ -42,6 +42,17 @@ _SECURITY_HEADERS = (
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"strict-transport-security", b"max-age=31536000"),
 )
+# the console's own files may load one another, and its script may call its own origin
+_CONSOLE_HEADERS = (
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    ),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
+)
 # the interactive API docs load their script from a CDN: no CSP there
 _DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 
@@ -114,6 +125,7 @@ class RequestContextMiddleware:
                 incoming = value.decode("latin-1")
                 break
         docs = scope["path"] in _DOCS_PATHS
+        console = scope["path"].startswith("/console")
         rid = incoming if incoming and _REQUEST_ID_OK.match(incoming) else secrets.token_hex(8)
         # not reset afterwards: each request runs in its own task (its own context), and the
         # outermost error handler still needs the id to log an unexpected error
@@ -129,8 +141,12 @@ class RequestContextMiddleware:
                 headers.append((b"x-request-id", rid.encode()))
                 present = {k.lower() for k, _ in headers}
                 for name, value in _SECURITY_HEADERS:
-                    if name not in present and not (name == b"content-security-policy" and docs):
+                    if name == b"content-security-policy" and (docs or console):
+                        continue
+                    if name not in present:
                         headers.append((name, value))
+                if console:
+                    headers.extend(_CONSOLE_HEADERS)
                 message["headers"] = headers
             await send(message)
 

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, Field
 
 from hotline_api.audit import service as audit
 from hotline_api.auth import service
@@ -77,6 +80,40 @@ async def logout(
 @auth_router.get("/me", response_model=UserOut, responses=error_responses(401))
 async def me(principal: CurrentUser, session: SessionDep) -> UserOut:
     return service.user_out(await service.get_user(session, principal.user_id))
+
+
+class SessionOut(BaseModel):
+    user: UserOut
+    expires_at: datetime
+    idle_minutes: int = Field(description="the console signs out after this long without activity")
+    csrf_token: str | None = Field(
+        description="for a cookie-authenticated console: the X-CSRF-Token to send (null for a bearer token)"
+    )
+
+
+@auth_router.get(
+    "/session",
+    response_model=SessionOut,
+    responses=error_responses(401),
+    summary="The current sign-in: who, until when, the console's inactivity limit",
+)
+async def current_session(
+    principal: CurrentUser, request: Request, session: SessionDep, settings: SettingsDep
+) -> SessionOut:
+    from hotline_api.auth.models import AuthToken
+
+    token = await session.get(AuthToken, principal.token_id)
+    assert token is not None
+    csrf = None
+    if principal.via_cookie:
+        csrf = service.csrf_for(request.cookies.get(settings.cookie_name, ""))
+    response_user = service.user_out(await service.get_user(session, principal.user_id))
+    return SessionOut(
+        user=response_user,
+        expires_at=token.expires_at,
+        idle_minutes=settings.console_idle_minutes,
+        csrf_token=csrf,
+    )
 
 
 @auth_router.post(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import phonenumbers
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -342,8 +342,9 @@ async def change_contact(
     return _contact_out(record, keyring)
 
 
-async def _overdue(session: AsyncSession, where: Any) -> list[OverdueOut]:
-    """Calls answered by a counsellor, ended, whose wrap-up time has passed with no contact record."""
+async def _overdue(session: AsyncSession, where: Any, pending: bool = False) -> list[OverdueOut]:
+    """Calls answered by a counsellor, ended, whose wrap-up time has passed with no contact record
+    (pending: also those whose wrap-up time is still running)."""
     now = datetime.now(UTC)
     board = Call.answered_switchboard
     rows = (
@@ -369,7 +370,7 @@ async def _overdue(session: AsyncSession, where: Any) -> list[OverdueOut]:
         if call.ended_at is None:
             continue
         due = call.ended_at + timedelta(seconds=wrap_up)
-        if due <= now:
+        if due <= now or pending:
             out.append(
                 OverdueOut(
                     call_id=call.id,
@@ -387,10 +388,10 @@ async def _overdue(session: AsyncSession, where: Any) -> list[OverdueOut]:
     "/me/overdue-contacts",
     response_model=list[OverdueOut],
     responses=error_responses(401, 403),
-    summary="My answered calls whose contact record is overdue",
+    summary="My answered calls whose contact record is overdue (pending=true: or still due)",
 )
-async def my_overdue(p: CaseWorker, session: SessionDep) -> list[OverdueOut]:
-    return await _overdue(session, Call.counsellor_user_id == p.user_id)
+async def my_overdue(p: CaseWorker, session: SessionDep, pending: bool = False) -> list[OverdueOut]:
+    return await _overdue(session, Call.counsellor_user_id == p.user_id, pending)
 
 
 @router.get(
@@ -925,6 +926,152 @@ async def my_cases(p: CaseWorker, session: SessionDep) -> list[CaseSummary]:
         )
     ).all()
     return [_summary(c) for c in rows]
+
+
+class CaseList(BaseModel):
+    cases: list[CaseSummary]
+    total: int
+
+
+@router.get(
+    "/cases",
+    response_model=CaseList,
+    responses=error_responses(401, 403, 422),
+    summary="Cases for review, newest change first: references and states only (no personal data); audited",
+)
+async def list_cases(
+    p: CaseWorker,
+    request: Request,
+    session: SessionDep,
+    status: Annotated[
+        Literal["active", "open", "follow_up", "closed", "all"],
+        Query(description="active (the default): open and follow-up"),
+    ] = "active",
+    switchboard: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = None,
+    assigned_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    unassigned: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> CaseList:
+    conds: list[Any] = [access.scope_filter(p)]
+    if status == "active":
+        conds.append(Case.status != "closed")
+    elif status != "all":
+        conds.append(Case.status == status)
+    if switchboard:
+        conds.append(Case.switchboard_code == switchboard)
+    if assigned_user_id is not None:
+        conds.append(Case.assigned_user_id == assigned_user_id)
+    if unassigned:
+        conds.append(Case.assigned_user_id.is_(None))
+    where = and_(*conds)
+    total = await session.scalar(select(func.count()).select_from(Case).where(where)) or 0
+    rows = (
+        await session.scalars(
+            select(Case)
+            .where(where)
+            .order_by(Case.updated_at.desc(), Case.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    await access.audit_case(
+        session, p, request, "list", "case", "-", {"status": status, "found": [c.id for c in rows]}
+    )
+    return CaseList(cases=[_summary(c) for c in rows], total=total)
+
+
+# ---- the caller's history (for the counsellor who takes the call) ---------------------------------
+
+
+class HistoryCall(BaseModel):
+    id: int
+    switchboard: str
+    started_at: datetime | None
+    answered_at: datetime | None
+    talk_seconds: float | None
+    outcome: str
+    contact_type: str | None
+    trafficking_related: bool | None
+    case_id: int | None
+
+
+class CallerHistory(BaseModel):
+    call_id: int
+    known_number: bool = Field(description="false: the caller withheld the number; nothing to match")
+    calls: list[HistoryCall] = Field(
+        description="earlier calls of the same number, newest first (20 at most)"
+    )
+    open_cases: list[CaseSummary] = Field(description="open cases of the same number")
+
+
+@router.get(
+    "/calls/{call_id}/history",
+    response_model=CallerHistory,
+    responses=error_responses(401, 403, 404),
+    summary="Earlier calls and open cases of the same number, without the number itself; audited",
+)
+async def caller_history(call_id: int, p: CaseWorker, request: Request, session: SessionDep) -> CallerHistory:
+    call = await _call(session, p, call_id)
+    h = call.caller_hash
+    calls: list[HistoryCall] = []
+    cases: list[CaseSummary] = []
+    if h is not None:
+        stmt = (
+            select(Call, ContactRecord.contact_type, ContactRecord.trafficking_related, ContactRecord.case_id)
+            .outerjoin(ContactRecord, ContactRecord.call_id == Call.id)
+            .where(Call.caller_hash == h, Call.id != call.id)
+            .order_by(Call.started_at.desc().nulls_last(), Call.id.desc())
+            .limit(20)
+        )
+        scope = calls_scope.scope_filter(p)
+        if scope is not None:
+            stmt = stmt.where(scope)
+        for c, contact_type, related, case_id in (await session.execute(stmt)).all():
+            calls.append(
+                HistoryCall(
+                    id=c.id,
+                    switchboard=c.switchboard_code,
+                    started_at=c.started_at,
+                    answered_at=c.answered_at,
+                    talk_seconds=c.talk_seconds,
+                    outcome=c.outcome,
+                    contact_type=contact_type,
+                    trafficking_related=related,
+                    case_id=case_id,
+                )
+            )
+        found = (
+            await session.scalars(
+                select(Case)
+                .where(
+                    Case.status != "closed",
+                    or_(
+                        Case.caller_hash == h,
+                        exists().where(CasePerson.case_id == Case.id, CasePerson.phone_hash == h),
+                        exists().where(
+                            ContactRecord.case_id == Case.id,
+                            Call.id == ContactRecord.call_id,
+                            Call.caller_hash == h,
+                        ),
+                    ),
+                    access.scope_filter(p),
+                )
+                .order_by(Case.updated_at.desc())
+                .limit(20)
+            )
+        ).all()
+        cases = [_summary(c) for c in found]
+    await access.audit_case(
+        session,
+        p,
+        request,
+        "read",
+        "caller_history",
+        call.id,
+        {"calls": [c.id for c in calls], "cases": [c.id for c in cases]},
+    )
+    return CallerHistory(call_id=call.id, known_number=h is not None, calls=calls, open_cases=cases)
 
 
 __all__ = ["router"]

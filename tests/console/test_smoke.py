@@ -1,0 +1,43 @@
+"""The console's delivery: its files, its headers, sign-in with a wrong password, and an expired session."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.async_api import Page, expect
+
+from tests.console.conftest import ConsoleService, sign_in
+
+
+async def test_files_are_served_with_a_strict_policy(console: ConsoleService) -> None:
+    async with httpx.AsyncClient(base_url=console.url) as c:
+        r = await c.get("/console", follow_redirects=False)
+        assert r.status_code == 308 and r.headers["location"] == "/console/"
+        r = await c.get("/console/")
+        assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer"
+        r = await c.get("/console/js/app.js")
+        assert r.status_code == 200 and "javascript" in r.headers["content-type"]
+        # the API keeps its own stricter policy
+        r = await c.get("/healthz")
+        assert r.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+        # nothing outside the static folder
+        r = await c.get("/console/../__init__.py")
+        assert r.status_code == 404
+
+
+async def test_wrong_password_then_sign_in(page: Page, console: ConsoleService) -> None:
+    user = await console.user("counsellor", extension="PJSIP/1101")
+    await page.goto(f"{console.url}/console/")
+    await page.get_by_label("Tên đăng nhập").fill(user.username)
+    await page.get_by_label("Mật khẩu").fill("sai-mật-khẩu")
+    await page.get_by_role("button", name="Đăng nhập").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Tên đăng nhập hoặc mật khẩu không đúng")
+    # the password field is emptied, the user name kept
+    await expect(page.get_by_label("Mật khẩu")).to_have_value("")
+    await sign_in(page, console, user.username)
+    await expect(page.get_by_role("navigation")).to_contain_text("Trực tổng đài")
