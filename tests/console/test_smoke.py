@@ -41,3 +41,47 @@ async def test_wrong_password_then_sign_in(page: Page, console: ConsoleService) 
     await expect(page.get_by_label("Mật khẩu")).to_have_value("")
     await sign_in(page, console, user.username)
     await expect(page.get_by_role("navigation")).to_contain_text("Trực tổng đài")
+
+
+async def test_an_expired_session_asks_to_sign_in_again(page: Page, console: ConsoleService) -> None:
+    user = await console.user("supervisor", switchboard="hanoi")
+    await sign_in(page, console, user.username)
+    await console.execute(
+        "UPDATE auth_tokens SET expires_at = now() - interval '1 minute' WHERE user_id = :u", {"u": user.id}
+    )
+    # the next request (a screen change, or the wallboard's own refresh) finds the session ended
+    await page.evaluate("location.hash = '#/cases'")
+    await expect(page.get_by_role("alert")).to_have_text("Phiên làm việc đã hết hạn. Vui lòng đăng nhập lại.")
+    await expect(page.get_by_label("Tên đăng nhập")).to_be_visible()
+    # nothing of the last screen is left on the page
+    await expect(page.get_by_role("navigation")).to_have_count(0)
+
+
+async def test_signed_out_after_inactivity(page: Page, console: ConsoleService) -> None:
+    user = await console.user("analyst")
+    await page.clock.install()
+    await sign_in(page, console, user.username)
+    await page.clock.fast_forward("29:10")
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text("Bạn còn ở đây không?")
+    await page.clock.fast_forward("01:00")
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Bạn đã được đăng xuất vì không hoạt động trong 30 phút."
+    )
+    # the session ended on the server too
+    rows = await console.execute(
+        "SELECT count(*) FROM auth_tokens WHERE user_id = :u AND revoked_at IS NULL", {"u": user.id}
+    )
+    assert rows[0][0] == 0
+
+
+async def test_the_language_switch(page: Page, console: ConsoleService) -> None:
+    user = await console.user("counsellor", switchboard="angiang", extension="PJSIP/3301")
+    await sign_in(page, console, user.username)
+    await page.get_by_role("button", name="Chuyển sang tiếng Anh").click()
+    await expect(page.get_by_role("link", name="Take calls")).to_be_visible()
+    await expect(page.get_by_role("group", name="Taking calls")).to_be_visible()
+    await page.reload()
+    await expect(page.get_by_role("link", name="Take calls")).to_be_visible()
+    await page.get_by_role("button", name="Switch to Vietnamese").click()
+    await expect(page.get_by_role("link", name="Trực tổng đài")).to_be_visible()

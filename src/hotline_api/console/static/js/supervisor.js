@@ -57,6 +57,28 @@ addStrings({
     "s.settings.updated": "Sửa lần cuối {t} bởi {by}",
     "s.settings.saved": "Đã lưu cài đặt định tuyến.",
     "s.emergency": "Khẩn cấp",
+    "s.status.waiting": "Đang chờ",
+    "action.dial": "Đổ chuông tư vấn viên",
+    "action.wait": "Chờ, hỏi lại",
+    "action.queue": "Hàng chờ của tổng đài",
+    "action.transfer": "Chuyển sang vùng khác",
+    "why.longest_idle": "tư vấn viên rảnh lâu nhất",
+    "why.case_counsellor": "người phụ trách hồ sơ",
+    "why.previous_counsellor": "người đã nghe lần trước",
+    "why.any_language": "không có người nói đúng ngôn ngữ — nhận bất kỳ",
+    "why.wait_limit": "đã chờ quá lâu",
+    "why.no_transfer_target": "không có nơi chuyển — phục vụ tại chỗ",
+    "why.origin": "cuộc gọi chuyển đến — phục vụ tại đây",
+    "why.closed": "ngoài giờ làm việc",
+    "why.repeat_caller": "người gọi lại",
+    "why.open_case": "có hồ sơ đang mở",
+    "why.area_code": "theo mã vùng",
+    "why.ivr": "theo lựa chọn trên tổng đài tự động",
+    "why.default": "mặc định",
+    "why.lock_timeout": "hệ thống bận",
+    "why.database_unavailable": "cơ sở dữ liệu không sẵn sàng",
+    "why.no_counsellor": "không có tư vấn viên rảnh",
+    "why.overflow": "chờ quá ngưỡng — chuyển vùng",
     "s.reason.open_case": "hồ sơ đang mở",
     "s.reason.area_code": "mã vùng",
     "s.reason.ivr": "lựa chọn trên tổng đài tự động",
@@ -113,6 +135,28 @@ addStrings({
     "s.settings.updated": "Last changed {t} by {by}",
     "s.settings.saved": "Routing settings saved.",
     "s.emergency": "Emergency",
+    "s.status.waiting": "Waiting",
+    "action.dial": "Ring a counsellor",
+    "action.wait": "Wait and ask again",
+    "action.queue": "The switchboard's own queue",
+    "action.transfer": "Send to another region",
+    "why.longest_idle": "the counsellor free the longest",
+    "why.case_counsellor": "the case's counsellor",
+    "why.previous_counsellor": "who took the last call",
+    "why.any_language": "nobody with the language — anyone",
+    "why.wait_limit": "waited too long",
+    "why.no_transfer_target": "nowhere to send it — served here",
+    "why.origin": "sent here — served here",
+    "why.closed": "outside opening hours",
+    "why.repeat_caller": "a repeat caller",
+    "why.open_case": "an open case",
+    "why.area_code": "by area code",
+    "why.ivr": "by the IVR choice",
+    "why.default": "default",
+    "why.lock_timeout": "system busy",
+    "why.database_unavailable": "database unavailable",
+    "why.no_counsellor": "no counsellor free",
+    "why.overflow": "over the threshold — overflow",
     "s.reason.open_case": "open case",
     "s.reason.area_code": "area code",
     "s.reason.ivr": "IVR choice",
@@ -202,7 +246,7 @@ export async function mount(root, ctx) {
               { text: t("s.priority"), value: (w) => (w.emergency ? h("span", { class: "badge emergency" }, t("s.emergency")) : String(w.priority)) },
               { text: t("s.region"), value: (w) => t(`region.${w.region}`) },
               { text: t("s.language"), value: (w) => w.language },
-              { text: t("s.state"), value: (w) => (w.status === "offered" ? `${t("s.offered_to")} ${names.get(w.offered_user_id) || "#" + w.offered_user_id}` : t("state.available") && w.status) },
+              { text: t("s.state"), value: (w) => (w.status === "offered" ? `${t("s.offered_to")} ${names.get(w.offered_user_id) || "#" + w.offered_user_id}` : t("s.status.waiting")) },
               { text: "", value: (w) => h("button", { type: "button", class: "link", onclick: () => why(w.call_id) }, t("s.why"), h("span", { class: "visually-hidden" }, ` #${w.call_id}`)) },
             ],
             rows,
@@ -290,8 +334,8 @@ export async function mount(root, ctx) {
           ? table(
               [
                 { text: t("s.routing.at"), value: (d) => fmtTime(d.at) },
-                { text: t("s.routing.action"), value: (d) => d.action + (d.attempt ? ` (${d.attempt})` : "") },
-                { text: t("s.routing.reason"), value: (d) => d.reason },
+                { text: t("s.routing.action"), value: (d) => t(`action.${d.action}`) + (d.attempt ? ` (${d.attempt})` : "") },
+                { text: t("s.routing.reason"), value: (d) => (t(`why.${d.reason}`) === `why.${d.reason}` ? d.reason : t(`why.${d.reason}`)) },
                 { text: t("s.routing.region"), value: (d) => (d.region ? `${t(`region.${d.region}`)} — ${t(`s.reason.${d.region_reason}`)}` : "—") },
                 { text: t("s.routing.target"), value: (d) => (d.counsellor_user_id ? names.get(d.counsellor_user_id) || `#${d.counsellor_user_id}` : d.target_switchboard ? t(`board.${d.target_switchboard}`) : d.target || "—") },
               ],
@@ -309,8 +353,8 @@ export async function mount(root, ctx) {
     const dayRows = [1, 2, 3, 4, 5, 6, 7].map((d) => {
       const span = cfg.opening_hours[String(d)];
       const open = h("input", { type: "checkbox", name: `open_${d}`, checked: !!span, "aria-label": `${t("s.settings.open")} ${DAY_NAMES.vi(d)}` });
-      const from = h("input", { type: "time", name: `from_${d}`, value: span ? span[0] : "07:00", "aria-label": `${t("s.settings.from")} ${DAY_NAMES.vi(d)}` });
-      const to = h("input", { type: "time", name: `to_${d}`, value: span ? span[1] : "21:30", "aria-label": `${t("s.settings.to")} ${DAY_NAMES.vi(d)}` });
+      const from = h("input", { type: "text", inputmode: "numeric", pattern: "([01][0-9]|2[0-3]):[0-5][0-9]", size: 5, maxlength: 5, name: `from_${d}`, value: span ? span[0] : "07:00", "aria-label": `${t("s.settings.from")} ${DAY_NAMES.vi(d)}` });
+      const to = h("input", { type: "text", inputmode: "numeric", pattern: "([01][0-9]|2[0-3]):[0-5][0-9]", size: 5, maxlength: 5, name: `to_${d}`, value: span ? span[1] : "21:30", "aria-label": `${t("s.settings.to")} ${DAY_NAMES.vi(d)}` });
       return h("tr", {}, h("th", { scope: "row" }, DAY_NAMES.vi(d)), h("td", {}, open), h("td", {}, from), h("td", {}, to));
     });
     const num = (name, key, min, max) => field(t(key), h("input", { type: "number", name, value: cfg[name], min, max, required: true }));
