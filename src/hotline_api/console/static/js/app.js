@@ -75,6 +75,7 @@ const ctx = {
     if (err instanceof ApiError && err.status === 401) return; // the sign-in screen shows why
     if (err instanceof ApiError && err.status === 0) toast(t("error.network"), "error");
     else if (err instanceof ApiError && err.status === 403) toast(t("error.forbidden"), "error");
+    else if (err instanceof ApiError && err.status === 404) toast(t("error.notfound"), "error");
     else toast(t("error.generic", { m: err.message }), "error");
   },
 };
