@@ -130,17 +130,8 @@ export async function mount(root, ctx) {
   );
 
   root.append(
-    h(
-      "div",
-      { class: "grid two" },
-      h(
-        "div",
-        {},
-        h("section", { class: "card" }, control, stateLine, presenceError),
-        callBox,
-      ),
-      h("div", {}, overdueBox, casesBox),
-    ),
+    h("section", { class: "card strip" }, control, h("div", {}, stateLine, presenceError)),
+    h("div", { class: "grid two" }, callBox, h("div", {}, overdueBox, casesBox)),
   );
 
   // ---- presence --------------------------------------------------------------------------------
@@ -247,7 +238,7 @@ export async function mount(root, ctx) {
       );
     }
     callBox.append(after);
-    if (fresh && mode === "ringing") callBox.focus();
+    if (fresh && mode === "ringing") callBox.focus({ preventScroll: true });
   }
 
   function facts(call) {

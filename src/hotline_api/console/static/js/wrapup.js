@@ -200,6 +200,12 @@ export async function wrapUpForm(ctx, callId, onSaved) {
       ),
     ),
   );
+  form.addEventListener("change", (e) => {
+    if (e.target.getAttribute("aria-invalid")) {
+      e.target.removeAttribute("aria-invalid");
+      error.textContent = "";
+    }
+  });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     error.textContent = "";
