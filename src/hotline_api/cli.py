@@ -8,9 +8,9 @@ import fcntl
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.console import Console
 from hotline_api.cli_privacy import keys_cli, purge
 from hotline_api.cli_reports import report
 from hotline_api.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from hotline_api.telephony.simulator import Tally, Target
 
 cli = typer.Typer(
     help="hotline-api: the contact-centre backend of the 111 / 1800 1567 hotline.",
@@ -133,6 +136,17 @@ def serve(
         typer.Option("--migrate/--no-migrate", help="migrate the database first (HOTLINE_MIGRATE_ON_START)"),
     ] = None,
     data_dir: DataDirOpt = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="a trial installation: demo users for each role (passwords printed once) and simulated "
+            "calls from the three switchboards. Never in production.",
+        ),
+    ] = False,
+    demo_rate: Annotated[
+        float, typer.Option("--demo-rate", min=0.1, max=600, help="with --demo: simulated calls a minute")
+    ] = 4.0,
 ) -> None:
     """Run the service. Without HOTLINE_DATABASE_URL it starts an embedded PostgreSQL in the data folder."""
     import uvicorn
@@ -150,6 +164,14 @@ def serve(
     port = port or settings.port
     workers = workers or settings.workers
     do_migrate = settings.migrate_on_start if migrate is None else migrate
+    if demo and workers > 1:
+        err.print(
+            f"--demo runs the call simulator beside one service process; it cannot run with {workers} "
+            "workers (--workers or HOTLINE_WORKERS): use --workers 1.",
+            style="red",
+            markup=False,
+        )
+        raise typer.Exit(2)
 
     try:
         if settings.encryption_keys is None:
@@ -182,6 +204,17 @@ def serve(
                 "[bold]The first admin was created.[/] User name: [bold]admin[/]  one-time password: "
                 f"[bold]{password}[/]\nIt is shown only this once: sign in and change it."
             )
+        demo_setup = None
+        if demo:
+            from hotline_api import demo as demo_mode
+            from hotline_api.errors import HotlineError
+
+            try:
+                demo_setup = asyncio.run(demo_mode.prepare(settings))
+            except HotlineError as exc:
+                err.print(f"the demo could not be prepared: {exc.message}", style="red", markup=False)
+                raise typer.Exit(1) from None
+            demo_mode.print_accounts(out, err, demo_setup, demo_mode.client_url(host, port) + "/console")
         out.print(
             f"hotline-api ready to listen on http://{host}:{port} "
             f"(prepared in {time.monotonic() - started:.1f} s)"
@@ -195,7 +228,19 @@ def serve(
             log_config=None,
             timeout_graceful_shutdown=10,
         )
-        if workers > 1:
+        if demo_setup is not None:
+            from hotline_api import demo as demo_mode
+
+            runner = demo_mode.DemoRunner(demo_mode.client_url(host, port), demo_setup, settings, demo_rate)
+            server = demo_mode.DemoServer(uvicorn.Config(create_app(settings), **common), runner)  # type: ignore[arg-type]
+            runner.start()
+            try:
+                server.run()
+            finally:
+                runner.stop()
+            if not server.started:
+                raise typer.Exit(3)
+        elif workers > 1:
             uvicorn.run("hotline_api.app:app_factory", factory=True, workers=workers, **common)  # type: ignore[arg-type]
         else:
             uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
@@ -465,6 +510,14 @@ def simulate(
             "does, and let the counsellor it names answer"
         ),
     ] = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            help="play each call in real time, one event per request as it happens, following the /route "
+            "dialogue (waits, re-asks, transfers); calls last minutes, so many overlap. Ctrl-C: the "
+            "callers hang up and the command stops"
+        ),
+    ] = False,
 ) -> None:
     """Post realistic event streams of the three switchboards to a running service."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -481,6 +534,11 @@ def simulate(
     if missing:
         raise typer.BadParameter(f"no secret for {', '.join(sorted(missing))}", param_hint="--secret")
     target = Target(url.rstrip("/"), secrets, sign)
+    if live:
+        if batch:
+            raise typer.BadParameter("a live call posts one event per request", param_hint="--batch")
+        _simulate_live(target, count, rate, seed, cel)
+        return
     with Progress(
         TextColumn("calls"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
     ) as progress:
@@ -493,6 +551,34 @@ def simulate(
     out.print("responses: " + ", ".join(f"{k}: {v}" for k, v in sorted(tally.responses.items())))
     if route:
         out.print("routing answers: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.routes.items())))
+    if any(code >= 400 for code in tally.responses):
+        raise typer.Exit(1)
+
+
+def _simulate_live(target: Target, count: int, rate: float, seed: int | None, cel: bool) -> None:
+    import signal
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from hotline_api.telephony.simulator import run_live
+
+    per_minute = rate * 60 if rate > 0 else 60.0
+
+    async def main(advance: Callable[[], None]) -> Tally:
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError):  # Ctrl-C: the callers hang up, then we stop
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+        return await run_live(
+            target, per_minute, stop, seed, with_cel=cel, on_call=lambda _: advance(), max_calls=count
+        )
+
+    with Progress(TextColumn("live calls ended"), BarColumn(), MofNCompleteColumn(), console=err) as progress:
+        task = progress.add_task("calls", total=count)
+        tally = asyncio.run(main(lambda: progress.advance(task)))
+    out.print(f"{sum(tally.calls.values())} live calls, {tally.events} events accepted")
+    out.print("calls by outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.calls.items())))
+    out.print("responses: " + ", ".join(f"{k}: {v}" for k, v in sorted(tally.responses.items())))
+    out.print("routing answers: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.routes.items())))
     if any(code >= 400 for code in tally.responses):
         raise typer.Exit(1)
 

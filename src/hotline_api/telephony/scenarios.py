@@ -33,6 +33,21 @@ class Scenario:
     origin: str | None = None  # HOTLINE_ORIGIN for the leg of an overflowed call
     rng: random.Random = field(default_factory=random.Random)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # where the phases below have got to (channels as last sent, the moments that later events need)
+    _trunk: str = field(default="", init=False, repr=False)
+    _caller_ari: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _caller_ami: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _up_ari: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _up_ami: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _answer_at: datetime | None = field(default=None, init=False, repr=False)
+    _joined: datetime | None = field(default=None, init=False, repr=False)
+    _missed_dest: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    # the channel the caller is connected to: (name, ARI channel, a queue member or a trunk)
+    _peer: tuple[str, dict[str, Any], bool] = field(default=("", {}, True), init=False, repr=False)
+    _peer_ami: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _bridge: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _talk_start: datetime | None = field(default=None, init=False, repr=False)
+    _hold: int = field(default=0, init=False, repr=False)
 
     # ---- channel helpers ----------------------------------------------------------------------
 
@@ -107,173 +122,242 @@ class Scenario:
         """The events of this call, in the order Asterisk would emit them."""
         self.events = []
         t = self.start
-        caller_uid = self.linkedid
-        trunk = f"PJSIP/trunk-{self.switchboard}-{int(self.linkedid.rpartition('.')[2]):08x}"
-        caller_ari = self._ari_channel(caller_uid, trunk, "Ring", self.caller, self.exten)
-        caller_ami = self._ami_channel("", caller_uid, trunk, 4, self.caller, self.exten)
-
-        self._ari("ChannelCreated", t, channel=caller_ari)
-        self._ami("Newchannel", t, caller_ami)
+        self.begin(t)
         if self.kind == "failed":
             t += timedelta(seconds=1)
-            self._ari("ChannelHangupRequest", t, channel=caller_ari, cause=34)
-            self._ari(
-                "ChannelDestroyed", t, channel=caller_ari, cause=34, cause_txt="Circuit/channel congestion"
-            )
-            self._ami("Hangup", t, caller_ami, Cause=34, **{"Cause-txt": "Circuit/channel congestion"})
-            self._cdr(answer=None, end=t, disposition="CONGESTION")
-            self._cel(
-                "HANGUP", t, caller_uid, trunk, extra='{"hangupcause":34,"hangupsource":"","dialstatus":""}'
-            )
-            self._cel("LINKEDID_END", t, caller_uid, trunk)
+            self.congestion(t)
             return self.events
 
         # the IVR answers every call
         t += timedelta(milliseconds=600)
-        up_ari = dict(caller_ari, state="Up")
-        up_ami = self._ami_channel("", caller_uid, trunk, 6, self.caller, self.exten)
-        self._ari("StasisStart", t, args=[], channel=up_ari)
-        self._ari("ChannelStateChange", t, channel=up_ari)
-        self._ami("Newstate", t, up_ami)
-        self._cel("ANSWER", t, caller_uid, trunk)
-        answer_at = t
-        if self.origin:
-            self._ari("ChannelVarset", t, channel=up_ari, variable="HOTLINE_ORIGIN", value=self.origin)
+        self.answer_ivr(t)
         t += timedelta(seconds=self.rng.uniform(4, 20))  # the IVR menu
-        self._ari("ChannelDtmfReceived", t, channel=up_ari, digit="1", duration_ms=120)
+        self.choose(t)
         if self.kind in {"not_queued", "silent"}:
             t += timedelta(seconds=self.rng.uniform(1, 5))
-            self._hangup(t, up_ari, up_ami, caller_uid, trunk, 16, answer_at)
+            self.hang_up(t)
             return self.events
 
         # waiting in the hotline queue
         t += timedelta(seconds=1)
-        self._ami("QueueCallerJoin", t, up_ami, Queue="q-hotline", Position=1, Count=1)
-        joined = t
+        self.join_queue(t)
         if self.kind in {"missed_then_answered"}:
-            self._ring_no_answer(t, up_ami)
+            self.offer_missed(t)
+            self.missed(t + timedelta(seconds=20))
             t += timedelta(seconds=20)
         if self.kind in {"answered", "missed_then_answered"}:
             t += timedelta(seconds=self.rng.uniform(2, 30))
-            agent_uid = self._uid(7)
-            agent_name = f"{self.counsellor}-{int(agent_uid.rpartition('.')[2]):08x}"
-            agent_ari = self._ari_channel(agent_uid, agent_name, "Ring", self.caller, "s")
-            agent_ami = self._ami_channel("Dest", agent_uid, agent_name, 5, self.caller, "s")
-            self._ami(
-                "AgentCalled",
-                t,
-                up_ami,
-                agent_ami,
-                Queue="q-hotline",
-                MemberName="counsellor",
-                Interface=self.counsellor,
-            )
-            self._ari(
-                "Dial",
-                t,
-                peer=agent_ari,
-                caller=up_ari,
-                dialstring=self.counsellor.split("/", 1)[1],
-                dialstatus="",
-            )
+            self.ring(t)
             t += timedelta(seconds=self.rng.uniform(2, 8))
-            agent_up = dict(agent_ari, state="Up")
-            self._ari("Dial", t, peer=agent_up, caller=up_ari, dialstatus="ANSWER")
-            bridge = {
-                "id": f"bridge-{self.linkedid}",
-                "technology": "simple_bridge",
-                "bridge_type": "mixing",
-                "bridge_class": "stasis",
-                "creator": "hotline",
-                "name": "",
-                "channels": [],
-                "creationtime": _ari_time(t),
-            }
-            self._ari("ChannelEnteredBridge", t, bridge=bridge, channel=up_ari)
-            self._ari("ChannelEnteredBridge", t, bridge=bridge, channel=agent_up)
-            agent_up_ami = self._ami_channel("Dest", agent_uid, agent_name, 6, self.caller, "s")
-            hold = int((t - joined).total_seconds())
-            self._ami(
-                "AgentConnect",
-                t,
-                up_ami,
-                agent_up_ami,
-                Queue="q-hotline",
-                MemberName="counsellor",
-                Interface=self.counsellor,
-                HoldTime=hold,
-                RingTime=3,
-            )
-            self._cel(
-                "BRIDGE_ENTER",
-                t,
-                agent_uid,
-                agent_name,
-                extra='{"bridge_id":"b1","bridge_technology":"simple_bridge"}',
-            )
-            self._ami("QueueCallerLeave", t, up_ami, Queue="q-hotline", Count=0, Position=1)
-            talk_start = t
+            self.connect(t)
             t += timedelta(seconds=self.rng.uniform(30, 900))
-            self._ami(
-                "AgentComplete",
-                t,
-                up_ami,
-                agent_up_ami,
-                Queue="q-hotline",
-                MemberName="counsellor",
-                Interface=self.counsellor,
-                HoldTime=hold,
-                TalkTime=int((t - talk_start).total_seconds()),
-                Reason="caller",
-            )
-            self._ari("ChannelLeftBridge", t, bridge=bridge, channel=agent_up)
-            self._ari("ChannelDestroyed", t, channel=agent_up, cause=16, cause_txt="Normal Clearing")
-            self._hangup(t, up_ari, up_ami, caller_uid, trunk, 16, answer_at, dst_channel=agent_name)
+            self.complete(t)
             return self.events
         if self.kind == "timeout":
             t += timedelta(seconds=300)
-            self._ari("ChannelVarset", t, channel=up_ari, variable="QUEUESTATUS", value="TIMEOUT")
-            self._ami("VarSet", t, up_ami, Variable="QUEUESTATUS", Value="TIMEOUT")
-            self._ami("QueueCallerLeave", t, up_ami, Queue="q-hotline", Count=0, Position=1)
+            self.queue_timeout(t)
             t += timedelta(seconds=5)
-            self._hangup(t, up_ari, up_ami, caller_uid, trunk, 16, answer_at)
+            self.hang_up(t)
             return self.events
         # abandoned: the caller gives up while waiting
         t += timedelta(seconds=self.rng.uniform(5, 120))
-        self._ami(
-            "QueueCallerAbandon",
-            t,
-            up_ami,
-            Queue="q-hotline",
-            Position=1,
-            OriginalPosition=1,
-            HoldTime=int((t - joined).total_seconds()),
-        )
-        self._hangup(t, up_ari, up_ami, caller_uid, trunk, 16, answer_at)
+        self.abandon(t)
+        self.hang_up(t)
         return self.events
 
-    def _ring_no_answer(self, t: datetime, up_ami: dict[str, str]) -> None:
-        uid = self._uid(3)
+    # ---- the phases of a call, each at one moment ---------------------------------------------
+    # build() strings them together for a whole call at once; the simulator's live mode plays them
+    # one by one, at the real time each happens. Each appends its events to ``events``.
+
+    def begin(self, t: datetime) -> None:
+        """The trunk channel appears, ringing."""
+        self._trunk = f"PJSIP/trunk-{self.switchboard}-{int(self.linkedid.rpartition('.')[2]):08x}"
+        self._caller_ari = self._ari_channel(self.linkedid, self._trunk, "Ring", self.caller, self.exten)
+        self._caller_ami = self._ami_channel("", self.linkedid, self._trunk, 4, self.caller, self.exten)
+        self._ari("ChannelCreated", t, channel=self._caller_ari)
+        self._ami("Newchannel", t, self._caller_ami)
+
+    def congestion(self, t: datetime) -> None:
+        """The call fails before anything answers it."""
+        uid, trunk, caller_ari = self.linkedid, self._trunk, self._caller_ari
+        self._ari("ChannelHangupRequest", t, channel=caller_ari, cause=34)
+        self._ari("ChannelDestroyed", t, channel=caller_ari, cause=34, cause_txt="Circuit/channel congestion")
+        self._ami("Hangup", t, self._caller_ami, Cause=34, **{"Cause-txt": "Circuit/channel congestion"})
+        self._cdr(answer=None, end=t, disposition="CONGESTION")
+        self._cel("HANGUP", t, uid, trunk, extra='{"hangupcause":34,"hangupsource":"","dialstatus":""}')
+        self._cel("LINKEDID_END", t, uid, trunk)
+
+    def answer_ivr(self, t: datetime) -> None:
+        """The IVR (Stasis) answers the call."""
+        self._up_ari = dict(self._caller_ari, state="Up")
+        self._up_ami = self._ami_channel("", self.linkedid, self._trunk, 6, self.caller, self.exten)
+        self._ari("StasisStart", t, args=[], channel=self._up_ari)
+        self._ari("ChannelStateChange", t, channel=self._up_ari)
+        self._ami("Newstate", t, self._up_ami)
+        self._cel("ANSWER", t, self.linkedid, self._trunk)
+        self._answer_at = t
+        if self.origin:
+            self._ari("ChannelVarset", t, channel=self._up_ari, variable="HOTLINE_ORIGIN", value=self.origin)
+
+    def choose(self, t: datetime, digit: str = "1") -> None:
+        """The caller presses a key in the IVR."""
+        self._ari("ChannelDtmfReceived", t, channel=self._up_ari, digit=digit, duration_ms=120)
+
+    def join_queue(self, t: datetime) -> None:
+        self._ami("QueueCallerJoin", t, self._up_ami, Queue="q-hotline", Position=1, Count=1)
+        self._joined = t
+
+    def offer_missed(self, t: datetime, by: str | None = None, uid_offset: int = 3) -> None:
+        """A counsellor's phone rings (``missed_by``, or ``by``), and will not be picked up."""
+        if by is not None:
+            self.missed_by = by
+        uid = self._uid(uid_offset)
         name = f"{self.missed_by}-{int(uid.rpartition('.')[2]):08x}"
-        dest = self._ami_channel("Dest", uid, name, 5, self.caller, "s")
+        self._missed_dest = self._ami_channel("Dest", uid, name, 5, self.caller, "s")
         self._ami(
             "AgentCalled",
             t,
-            up_ami,
-            dest,
+            self._up_ami,
+            self._missed_dest,
             Queue="q-hotline",
             MemberName="counsellor-2",
             Interface=self.missed_by,
         )
+
+    def missed(self, t: datetime, ring_seconds: int = 20) -> None:
+        """The phone rung by offer_missed() rings out."""
         self._ami(
             "AgentRingNoAnswer",
-            t + timedelta(seconds=20),
-            up_ami,
-            dest,
+            t,
+            self._up_ami,
+            self._missed_dest,
             Queue="q-hotline",
             MemberName="counsellor-2",
             Interface=self.missed_by,
-            RingTime=20,
+            RingTime=ring_seconds,
+        )
+
+    def ring(self, t: datetime, counsellor: str | None = None, uid_offset: int = 7) -> None:
+        """The phone of the counsellor who will answer rings (``counsellor``, or ``by``)."""
+        if counsellor is not None:
+            self.counsellor = counsellor
+        uid = self._uid(uid_offset)
+        name = f"{self.counsellor}-{int(uid.rpartition('.')[2]):08x}"
+        self._peer = (name, self._ari_channel(uid, name, "Ring", self.caller, "s"), True)
+        self._peer_ami = self._ami_channel("Dest", uid, name, 5, self.caller, "s")
+        self._ami(
+            "AgentCalled",
+            t,
+            self._up_ami,
+            self._peer_ami,
+            Queue="q-hotline",
+            MemberName="counsellor",
+            Interface=self.counsellor,
+        )
+        self._ari(
+            "Dial",
+            t,
+            peer=self._peer[1],
+            caller=self._up_ari,
+            dialstring=self.counsellor.split("/", 1)[1],
+            dialstatus="",
+        )
+
+    def transfer(self, t: datetime, dial_string: str, uid_offset: int = 9) -> None:
+        """The caller leaves the queue for another switchboard, dialled over a trunk
+        (``IAX2/hanoi-trunk/111``); connect() follows when the trunk answers."""
+        tech, _, rest = dial_string.partition("/")
+        uid = self._uid(uid_offset)
+        name = f"{tech}/{rest.split('/', 1)[0]}-{int(uid.rpartition('.')[2]):08x}"
+        self._peer = (name, self._ari_channel(uid, name, "Ring", self.caller, "s"), False)
+        self._ami("QueueCallerLeave", t, self._up_ami, Queue="q-hotline", Count=0, Position=1)
+        self._ari("Dial", t, peer=self._peer[1], caller=self._up_ari, dialstring=rest, dialstatus="")
+
+    def connect(self, t: datetime) -> None:
+        """The phone rung by ring() (or the trunk of transfer()) answers: caller and peer are bridged."""
+        name, peer_ari, agent = self._peer
+        peer_up = dict(peer_ari, state="Up")
+        self._peer = (name, peer_up, agent)
+        self._ari("Dial", t, peer=peer_up, caller=self._up_ari, dialstatus="ANSWER")
+        self._bridge = {
+            "id": f"bridge-{self.linkedid}",
+            "technology": "simple_bridge",
+            "bridge_type": "mixing",
+            "bridge_class": "stasis",
+            "creator": "hotline",
+            "name": "",
+            "channels": [],
+            "creationtime": _ari_time(t),
+        }
+        self._ari("ChannelEnteredBridge", t, bridge=self._bridge, channel=self._up_ari)
+        self._ari("ChannelEnteredBridge", t, bridge=self._bridge, channel=peer_up)
+        self._talk_start = t
+        if not agent:
+            return
+        self._peer_ami = self._ami_channel("Dest", peer_up["id"], name, 6, self.caller, "s")
+        self._hold = int((t - (self._joined or t)).total_seconds())
+        self._ami(
+            "AgentConnect",
+            t,
+            self._up_ami,
+            self._peer_ami,
+            Queue="q-hotline",
+            MemberName="counsellor",
+            Interface=self.counsellor,
+            HoldTime=self._hold,
+            RingTime=3,
+        )
+        self._cel(
+            "BRIDGE_ENTER",
+            t,
+            peer_up["id"],
+            name,
+            extra='{"bridge_id":"b1","bridge_technology":"simple_bridge"}',
+        )
+        self._ami("QueueCallerLeave", t, self._up_ami, Queue="q-hotline", Count=0, Position=1)
+
+    def complete(self, t: datetime) -> None:
+        """The conversation connect() began ends: the caller hangs up."""
+        name, peer_up, agent = self._peer
+        if agent:
+            self._ami(
+                "AgentComplete",
+                t,
+                self._up_ami,
+                self._peer_ami,
+                Queue="q-hotline",
+                MemberName="counsellor",
+                Interface=self.counsellor,
+                HoldTime=self._hold,
+                TalkTime=int((t - (self._talk_start or t)).total_seconds()),
+                Reason="caller",
+            )
+        self._ari("ChannelLeftBridge", t, bridge=self._bridge, channel=peer_up)
+        self._ari("ChannelDestroyed", t, channel=peer_up, cause=16, cause_txt="Normal Clearing")
+        self.hang_up(t, dst_channel=name)
+
+    def queue_timeout(self, t: datetime) -> None:
+        """Queue() gives up on the caller (QUEUESTATUS=TIMEOUT); hang_up() follows."""
+        self._ari("ChannelVarset", t, channel=self._up_ari, variable="QUEUESTATUS", value="TIMEOUT")
+        self._ami("VarSet", t, self._up_ami, Variable="QUEUESTATUS", Value="TIMEOUT")
+        self._ami("QueueCallerLeave", t, self._up_ami, Queue="q-hotline", Count=0, Position=1)
+
+    def abandon(self, t: datetime) -> None:
+        """The caller gives up while waiting; hang_up() follows."""
+        self._ami(
+            "QueueCallerAbandon",
+            t,
+            self._up_ami,
+            Queue="q-hotline",
+            Position=1,
+            OriginalPosition=1,
+            HoldTime=int((t - (self._joined or t)).total_seconds()),
+        )
+
+    def hang_up(self, t: datetime, dst_channel: str = "") -> None:
+        """The caller hangs up (after answer_ivr())."""
+        self._hangup(
+            t, self._up_ari, self._up_ami, self.linkedid, self._trunk, 16, self._answer_at, dst_channel
         )
 
     def _hangup(
@@ -284,7 +368,7 @@ class Scenario:
         uid: str,
         trunk: str,
         cause: int,
-        answer_at: datetime,
+        answer_at: datetime | None,
         dst_channel: str = "",
     ) -> None:
         self._ari("ChannelHangupRequest", t, channel=up_ari, cause=cause)
