@@ -3,13 +3,15 @@ note and moves its referral on; the counsellor's numbers stay hidden from those 
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from playwright.async_api import Page, expect
 
 from tests.console.conftest import ConsoleService, sign_in
 
 
-async def _case_with_referral(console: ConsoleService) -> tuple[dict, dict, int]:
+async def _case_with_referral(console: ConsoleService) -> tuple[dict[str, Any], dict[str, Any], int]:
     """A case opened from a wrap-up of an answered call at An Giang, with a referral sent."""
     counsellor = await console.user("counsellor", switchboard="angiang", name="Võ Thị Lan")
     admin = await console.user("admin")
