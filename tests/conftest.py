@@ -30,6 +30,7 @@ from hotline_api.db.session import get_session
 from hotline_api.privacy.crypto import Keyring
 from hotline_api.telephony.batcher import IntakeBatcher
 from tests import factories
+from tests.service import console, console_database_url  # noqa: F401 - fixtures for the whole suite
 
 TEST_DB = "hotline_test"
 
