@@ -119,3 +119,22 @@ async def test_role_change_and_password_reset(client, session):
     assert (await login(client, user.user.username, new)).status_code == 200
     missing = await client.patch("/api/v1/users/999999", headers=admin.headers, json={"is_active": False})
     assert missing.status_code == 404
+
+
+async def test_the_last_active_admin_cannot_be_removed(client, session):
+    from tests.factories import signed_in
+
+    first = await signed_in(session, "admin")
+    url = f"/api/v1/users/{first.user.id}"
+    for change in ({"roles": ["supervisor"]}, {"is_active": False}):
+        r = await client.patch(url, headers=first.headers, json=change)
+        assert r.status_code == 409, r.text
+        assert "last active admin" in r.json()["error"]["message"]
+    second = await signed_in(session, "admin", "analyst")
+    r = await client.patch(url, headers=first.headers, json={"roles": ["supervisor"]})
+    assert r.status_code == 200 and r.json()["roles"] == ["supervisor"]
+    # now the second is the last one
+    r = await client.patch(
+        f"/api/v1/users/{second.user.id}", headers=second.headers, json={"roles": ["analyst"]}
+    )
+    assert r.status_code == 409

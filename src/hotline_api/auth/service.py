@@ -148,9 +148,28 @@ async def create_user(session: AsyncSession, data: UserCreate) -> tuple[User, st
     return user, one_time
 
 
+LAST_ADMIN_LOCK = 0x686C_6164  # "hlad"
+
+
 async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> list[str]:
     """Apply the fields given; returns the names of the fields changed (for the audit entry)."""
     changed: list[str] = []
+    was_admin = user.is_active and any(r.role == "admin" for r in user.roles)
+    stays_admin = (data.is_active if data.is_active is not None else user.is_active) and (
+        "admin" in data.roles if data.roles is not None else was_admin
+    )
+    if was_admin and not stays_admin:
+        # the last active admin cannot be removed: nobody could then manage users or credentials
+        # (two admins demoting each other at once take turns on this lock)
+        await session.execute(select(func.pg_advisory_xact_lock(LAST_ADMIN_LOCK)))
+        others = await session.scalar(
+            select(func.count())
+            .select_from(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == "admin", User.is_active, User.id != user.id)
+        )
+        if not others:
+            raise Conflict("this is the last active admin: make another user admin first", field="roles")
     if data.display_name is not None and data.display_name != user.display_name:
         user.display_name = data.display_name
         changed.append("display_name")
