@@ -39,6 +39,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/switchboards/{switchboard}/credentials"): {AD},
     ("POST", "/api/v1/switchboards/{switchboard}/credentials"): {AD},
     ("DELETE", "/api/v1/switchboards/{switchboard}/credentials/{credential_id}"): {AD},
+    ("GET", "/api/v1/switchboards/{switchboard}/allowed-networks"): {AD},
     ("PUT", "/api/v1/switchboards/{switchboard}/allowed-networks"): {AD},
     ("GET", "/api/v1/quarantine"): {AD},
     ("GET", "/api/v1/quarantine/{qid}"): {AD},

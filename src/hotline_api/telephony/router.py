@@ -185,6 +185,17 @@ async def revoke_credential(
     return _cred_out(cred)
 
 
+@admin_router.get(
+    "/switchboards/{switchboard}/allowed-networks",
+    response_model=NetworksIn,
+    responses=error_responses(401, 403, 404),
+    summary="The networks a switchboard's webhooks are accepted from (empty: any)",
+)
+async def get_networks(switchboard: SwitchboardCode, _: AdminUser, session: SessionDep) -> NetworksIn:
+    board = await credentials.get_switchboard(session, switchboard)
+    return NetworksIn(networks=list(board.allowed_networks or []))
+
+
 @admin_router.put(
     "/switchboards/{switchboard}/allowed-networks",
     response_model=NetworksIn,

@@ -1189,20 +1189,23 @@ async function switchboardsTab(panel, ctx) {
   }
 
   async function loadNetworks(box, board) {
-    // the service has no read of a switchboard's allowed networks: the latest change in the audit
-    // log (every change through the API is audited with the networks kept) stands in for it
+    // the networks as the service holds them; who changed them last, from the audit log
     const name = boardName(board.code);
     loading(box);
     let last = null;
+    let networks = [];
     try {
-      const page = await get(
-        `/api/v1/audit${query({ action: "set_allowed_networks", object_type: "switchboard", object_id: board.code, limit: 1 })}`,
-      );
+      const [current, page] = await Promise.all([
+        get(`/api/v1/switchboards/${board.code}/allowed-networks`),
+        get(
+          `/api/v1/audit${query({ action: "set_allowed_networks", object_type: "switchboard", object_id: board.code, limit: 1 })}`,
+        ),
+      ]);
+      networks = current.networks;
       last = page.entries[0] || null;
     } catch (err) {
       ctx.error(err);
     }
-    const networks = last && Array.isArray(last.details.networks) ? last.details.networks : [];
     const area = h("textarea", { name: "networks", "data-field": "networks", rows: 3, spellcheck: "false", autocomplete: "off" }, networks.join("\n"));
     const alertEl = h("p", { class: "form-error", role: "alert" });
     const form = h(
