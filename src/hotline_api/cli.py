@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from hotline_api.cli_backup import backup, restore
 from hotline_api.cli_privacy import keys_cli, purge
 from hotline_api.cli_reports import report
 from hotline_api.config import Settings, get_settings
@@ -34,6 +35,8 @@ cli.add_typer(switchboard_cli, name="switchboard")
 cli.add_typer(keys_cli, name="keys")
 cli.command()(purge)
 cli.command()(report)
+cli.command()(backup)
+cli.command()(restore)
 out = Console()
 err = Console(stderr=True)
 
