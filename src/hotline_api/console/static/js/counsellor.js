@@ -105,6 +105,8 @@ export async function mount(root, ctx) {
   const s = { presence: null, callId: null, mode: null, tick: null, stopped: false };
   const stateLine = h("p", { class: "state-line", role: "status", "aria-live": "polite" });
   const presenceError = h("p", { class: "form-error", role: "alert" });
+  // a call that rings is said out loud by a screen reader, whatever has the focus
+  const announce = h("p", { class: "visually-hidden", "aria-live": "assertive" });
   const callBox = h("section", { class: "card call-panel", "aria-labelledby": "call-title", tabindex: "-1" });
   const casesBox = h("section", { class: "card", "aria-labelledby": "mycases-title" });
   const overdueBox = h("section", { class: "card", "aria-labelledby": "overdue-title" });
@@ -130,7 +132,7 @@ export async function mount(root, ctx) {
   );
 
   root.append(
-    h("section", { class: "card strip" }, control, h("div", {}, stateLine, presenceError)),
+    h("section", { class: "card strip" }, control, h("div", {}, stateLine, presenceError, announce)),
     h("div", { class: "grid two" }, callBox, h("div", {}, overdueBox, casesBox)),
   );
 
@@ -238,7 +240,10 @@ export async function mount(root, ctx) {
       );
     }
     callBox.append(after);
-    if (fresh && mode === "ringing") callBox.focus({ preventScroll: true });
+    if (fresh && mode === "ringing") {
+      announce.textContent = t("c.call.ringing");
+      callBox.focus({ preventScroll: true });
+    }
   }
 
   function facts(call) {
