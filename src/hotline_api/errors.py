@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -134,6 +134,12 @@ def is_database_unavailable(exc: BaseException) -> bool:
         exc, PoolTimeoutError | OperationalError | InterfaceError | psycopg.OperationalError | PoolTimeout
     ):
         return True
+    # a database that refuses writes (default_transaction_read_only, a standby after a failover) is
+    # unavailable for the time being, like one that is down: 503, the sender retries
+    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction) or (
+        isinstance(exc, DBAPIError) and isinstance(exc.orig, psycopg.errors.ReadOnlySqlTransaction)
+    ):
+        return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
@@ -155,7 +161,33 @@ def unexpected_error_response(exc: Exception) -> JSONResponse:
     return _render(500, "internal_error", "internal error; quote the request id to the operators")
 
 
+def _document_unreadable_bodies(app: FastAPI) -> None:
+    """A body that is not JSON is answered 400 (FastAPI's "error parsing the body", in our error
+    form): say so in the description of every operation that takes a body."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = generate()
+        if fresh:
+            known = "ErrorBody" in schema.get("components", {}).get("schemas", {})
+            answer: dict[str, Any] = {"description": "the body cannot be read (not JSON)"}
+            if known:
+                answer["content"] = {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+                }
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    if isinstance(operation, dict) and "requestBody" in operation:
+                        operation.setdefault("responses", {}).setdefault("400", answer)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_unreadable_bodies(app)
+
     @app.exception_handler(HotlineError)
     async def _hotline(_: Request, exc: HotlineError) -> JSONResponse:
         return hotline_error_response(exc)
@@ -170,6 +202,27 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0] if errors else {"field": None, "message": "invalid request"}
         message = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
         return _render(422, "invalid", message, field=first["field"], errors=errors)
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # a value the database cannot hold (an id beyond 64 bits, a NUL character in a text) was
+        # sent by the client: a 422, never a 500; the value is not echoed
+        logger.info("a value refused by the database: %s", type(exc.orig).__name__)
+        return _render(
+            422,
+            "invalid",
+            "a value in the request cannot be stored: a number out of range, or a NUL character in a text",
+        )
+
+    # A database outage is answered here, inside the middleware stack, as the errors above are. Left
+    # to the catch-all below (Starlette's ServerErrorMiddleware answers, then re-raises), each 503
+    # was logged as a 500 by the access log, and by uvicorn as an ERROR with the statement's traceback
+    # (benchmarks/faults.py). Other database errors are still a 500, logged once.
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
+        return unexpected_error_response(exc)
+
+    for database_error in (DBAPIError, PoolTimeoutError, PoolTimeout, psycopg.Error):
+        app.add_exception_handler(database_error, _database)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

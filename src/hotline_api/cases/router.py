@@ -312,6 +312,9 @@ async def change_contact(
     data = body.model_dump(exclude_unset=True)
     if not data:
         raise Unprocessable("nothing to change", field="body")
+    for field in ("caller_category", "contact_type"):  # a contact record always has them
+        if field in data and data[field] is None:
+            raise Unprocessable(f"{field} cannot be null", field=field)
     await _check_contact_codes(session, data, record)
     contact_type = data.get("contact_type", record.contact_type)
     related = data.get("trafficking_related", record.trafficking_related)
@@ -824,6 +827,8 @@ async def change_person(
     data = body.model_dump(exclude_unset=True)
     if not data:
         raise Unprocessable("nothing to change", field="body")
+    if "role" in data and data["role"] is None:  # a person always has one
+        raise Unprocessable("role cannot be null", field="role")
     if data.get("phone") and service.phone_hash(keyring, data["phone"]) is None:
         raise Unprocessable("phone is not a phone number", field="phone")
     await _check_person(session, data, person)

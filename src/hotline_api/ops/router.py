@@ -6,7 +6,7 @@ import hmac
 import logging
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -56,6 +56,7 @@ async def readyz(request: Request) -> JSONResponse:
 @router.get(
     "/metrics",
     summary="Prometheus metrics (an admin's token, or HOTLINE_METRICS_TOKEN)",
+    response_class=PlainTextResponse,  # Prometheus' text format, not JSON
     responses=error_responses(401, 403),
 )
 async def metrics(request: Request, session: SessionDep) -> Response:

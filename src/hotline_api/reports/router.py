@@ -19,6 +19,15 @@ from hotline_api.reports import rollup, service
 from hotline_api.reports.suppression import Cell, Count, is_small, suppress_count, suppress_table
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+# with ?format=csv or xlsx a report answers a file (the JSON form is the response model)
+FILE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "text/csv": {},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+        }
+    }
+}
 Reader = Annotated[Principal, Depends(require_roles("analyst", "supervisor", "national_supervisor"))]
 Supervisor = Annotated[Principal, Depends(require_roles("supervisor", "national_supervisor"))]
 MAX_DAYS = 366 * 25
@@ -151,7 +160,7 @@ async def build_summary(session: AsyncSession, f: service.Filter, hide: bool) ->
 @router.get(
     "/summary",
     response_model=Summary,
-    responses=error_responses(401, 403, 422),
+    responses={**FILE_ANSWERS, **error_responses(401, 403, 422)},
     summary="The headline figures of a period",
 )
 async def summary(
@@ -194,7 +203,7 @@ async def build_calls(session: AsyncSession, f: service.Filter, hide: bool) -> C
 @router.get(
     "/calls",
     response_model=CallsReport,
-    responses=error_responses(401, 403, 422),
+    responses={**FILE_ANSWERS, **error_responses(401, 403, 422)},
     summary="Call volumes, outcomes, answered rate, service levels, waits, per period, switchboard and region",
 )
 async def calls(
@@ -248,7 +257,7 @@ async def build_contacts(session: AsyncSession, f: service.Filter, hide: bool) -
 @router.get(
     "/contacts",
     response_model=ContactsReport,
-    responses=error_responses(401, 403, 422),
+    responses={**FILE_ANSWERS, **error_responses(401, 403, 422)},
     summary="Caller categories, contact types, trafficking forms, destination countries: counts and percentages",
 )
 async def contacts(
@@ -298,7 +307,7 @@ async def build_referrals(session: AsyncSession, f: service.Filter, hide: bool) 
 @router.get(
     "/referrals",
     response_model=ReferralsReport,
-    responses=error_responses(401, 403, 422),
+    responses={**FILE_ANSWERS, **error_responses(401, 403, 422)},
     summary="Referrals by type, partner kind, status and outcome; time to acceptance and to completion",
 )
 async def referrals(
@@ -336,7 +345,7 @@ async def build_routing(session: AsyncSession, f: service.Filter, hide: bool) ->
 @router.get(
     "/routing",
     response_model=RoutingReport,
-    responses=error_responses(401, 403, 422),
+    responses={**FILE_ANSWERS, **error_responses(401, 403, 422)},
     summary="Overflows, after-hours calls and waits by region",
 )
 async def routing(
@@ -367,7 +376,7 @@ class WorkloadReport(BaseModel):
 @router.get(
     "/workload",
     response_model=WorkloadReport,
-    responses=error_responses(401, 403, 422),
+    responses={**FILE_ANSWERS, **error_responses(401, 403, 422)},
     summary="Counsellors' workload (supervisors only: it names people)",
 )
 async def workload(

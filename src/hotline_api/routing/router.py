@@ -33,6 +33,7 @@ router = APIRouter(prefix="/api/v1", tags=["routing"])
 SwitchboardCode = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 # the whole decision, database included, must come back within the dialplan's patience
 ROUTE_BUDGET_SECONDS = 2.5
+_ANSWER_TYPES: dict[str, Any] = {"application/x-www-form-urlencoded": {}, "application/json": {}}
 
 
 def _answer(
@@ -53,14 +54,25 @@ def _fallback(request: Request, status: int, reason: str, queue: str = "q-local"
 @route_router.post(
     "/{switchboard}/route",
     summary="Where a call goes: dial, wait, transfer or queue (form-encoded; JSON with Accept: application/json)",
+    # every answer, errors included, is an action in the form the dialplan asked for
     responses={
-        200: {"content": {"application/x-www-form-urlencoded": {}, "application/json": {}}},
-        400: {"description": "bad request; still carries action=queue"},
-        401: {"description": "wrong credential; action=queue"},
-        503: {"description": "database unavailable; action=queue"},
+        200: {"content": _ANSWER_TYPES},
+        400: {"description": "bad request; still carries action=queue", "content": _ANSWER_TYPES},
+        401: {"description": "wrong credential; action=queue", "content": _ANSWER_TYPES},
+        404: {"description": "unknown switchboard; action=queue", "content": _ANSWER_TYPES},
+        413: {"description": "body over 1 MiB; action=queue", "content": _ANSWER_TYPES},
+        422: {
+            "description": "a field cannot be read (named in error, field); action=queue",
+            "content": _ANSWER_TYPES,
+        },
+        503: {"description": "database unavailable; action=queue", "content": _ANSWER_TYPES},
     },
 )
-async def route(switchboard: SwitchboardCode, request: Request) -> Response:
+# no pattern on the path: a code that cannot be a switchboard is answered here, 404 with an action,
+# like every other error of the dialogue (the fast path takes the well-formed ones)
+async def route(
+    switchboard: Annotated[str, Path(description="hanoi, danang or angiang")], request: Request
+) -> Response:
     started = time.perf_counter()
     try:
         return await asyncio.wait_for(_route(switchboard, request, started), ROUTE_BUDGET_SECONDS)
@@ -84,6 +96,8 @@ async def _route(switchboard: str, request: Request, started: float) -> Response
                     conn, keyring, switchboard, headers, body, client_address(request)
                 )
             except Exception as exc:
+                if is_database_unavailable(exc):
+                    raise  # not the switchboard's fault: 503 below, never 401
                 status = getattr(exc, "status_code", 401)
                 return _fallback(request, status if status in (401, 404) else 401, "unauthorized")
             try:
@@ -120,6 +134,8 @@ def _form_or_json(body: bytes, content_type: str) -> dict[str, Any]:
             data = json.loads(textual)
         except json.JSONDecodeError as exc:
             raise engine.BadRouteRequest(f"the body is not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise engine.BadRouteRequest("the body is nested too deeply") from None
         if not isinstance(data, dict):
             raise engine.BadRouteRequest("the body must be a JSON object")
         return data

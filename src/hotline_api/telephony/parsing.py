@@ -146,7 +146,7 @@ def parse_ari_time(value: Any, index: int) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         raise MalformedEvent("timestamp has no UTC offset", index, "timestamp")
-    return _sane(parsed.astimezone(UTC), index, "timestamp")
+    return _sane(_utc(parsed, index, "timestamp"), index, "timestamp")
 
 
 def parse_epoch(value: Any, index: int, name: str) -> datetime:
@@ -176,13 +176,23 @@ def parse_local_time(value: Any, tz: ZoneInfo, index: int, name: str, *, require
         return parse_epoch(text, index, name)
     for fmt in _LOCAL_FORMATS:
         try:
-            return _sane(datetime.strptime(text, fmt).replace(tzinfo=tz).astimezone(UTC), index, name)
+            local = datetime.strptime(text, fmt).replace(tzinfo=tz)
         except ValueError:
             continue
+        return _sane(_utc(local, index, name), index, name)
     raise MalformedEvent(f"{name} is not a time like 2025-06-01 09:15:02", index, name)
 
 
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _utc(at: datetime, index: int, name: str) -> datetime:
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        raise MalformedEvent(
+            f"{name} is outside the plausible range (check the PBX clock)", index, name
+        ) from None
 
 
 def _sane(at: datetime, index: int, name: str) -> datetime:
@@ -231,8 +241,39 @@ def decode_json_events(body: bytes) -> list[tuple[Any, bytes]]:
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise MalformedEvent(f"expected a JSON object, got {type(item).__name__}", i)
-        out.append((item, _canonical(item)))
+        out.append((item, _storable(item, i)))
     return out
+
+
+def _storable(item: dict[str, Any], index: int) -> bytes:
+    """The canonical bytes of an event; MalformedEvent for strings no text column can hold.
+
+    Asterisk's strings are C strings: a NUL character (``\\u0000`` in JSON, ``%00`` in a form) is
+    never one of them, and PostgreSQL text cannot hold it. A lone UTF-16 surrogate (``\\ud800``) is
+    valid JSON but not a character: it has no UTF-8 form.
+    """
+    pending: list[Any] = [item]
+    while pending:  # no recursion: the nesting is as deep as the sender made it
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise MalformedEvent(
+                    "a string holds a NUL character (\\u0000), which Asterisk never sends", index
+                )
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    try:
+        return _canonical(item)
+    except UnicodeEncodeError:
+        raise MalformedEvent(
+            "a string holds a lone UTF-16 surrogate (an escape such as \\ud800 that is not a character)",
+            index,
+        ) from None
+    except RecursionError:
+        raise MalformedEvent("the body is nested too deeply") from None
 
 
 def decode_ami_text(body: bytes) -> list[tuple[dict[str, Any], bytes]]:
@@ -262,11 +303,17 @@ def decode_ami_text(body: bytes) -> list[tuple[dict[str, Any], bytes]]:
 def decode_form(body: bytes) -> list[tuple[dict[str, Any], bytes]]:
     text = _utf8_text(body)
     try:
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=200)
+        # strict: a %-escape that is not UTF-8 must not be replaced silently (the record would not
+        # be stored as sent)
+        pairs = parse_qsl(
+            text, keep_blank_values=True, strict_parsing=True, max_num_fields=200, errors="strict"
+        )
+    except UnicodeDecodeError:
+        raise MalformedEvent("the form body has a %-escape that is not UTF-8") from None
     except ValueError:
         raise MalformedEvent("the form body cannot be read as key=value&key=value") from None
     record = dict(pairs)
-    return [(record, _canonical(record))]
+    return [(record, _storable(record, 0))]
 
 
 # ---- ARI ------------------------------------------------------------------------------------
@@ -528,7 +575,7 @@ def parse_cel(obj: dict[str, Any], body: bytes, index: int, tz: ZoneInfo) -> Eve
     if isinstance(extra, str) and extra.strip().startswith("{"):
         try:
             extra = json.loads(extra)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             extra = None
     if isinstance(extra, dict):
         if ev.kind == "hangup":
