@@ -53,14 +53,20 @@ class IngestResult:
 
 
 def dedup_keys(keyring: Keyring, source: str, events: list[Event], webhook_id: str | None) -> list[bytes]:
-    """A retransmission is recognised by its webhook-id (per event of a batch), else by its content.
+    """A retransmission is recognised by its webhook-id and its content (per event of a batch), else
+    by its content alone.
+
+    The id alone would do for a sender that keeps to Standard Webhooks; one that reuses an id for
+    another message (a counter that starts again after a restart) would have that message taken for
+    a retransmission, acknowledged and dropped. With the content in the key it is stored; the same
+    message sent again (re-signed, its JSON keys reordered) is still a duplicate.
 
     Keyed, so that the key of an event cannot be tested against a guessed phone number.
     """
     if webhook_id:
         return [
-            keyring.keyed_hash_bytes(f"{source}\x00{webhook_id}\x00{i}".encode(), "dedup")
-            for i in range(len(events))
+            keyring.keyed_hash_bytes(f"{source}\x00{webhook_id}\x00{i}\x00".encode() + e.content_key, "dedup")
+            for i, e in enumerate(events)
         ]
     return [keyring.keyed_hash_bytes(source.encode() + b"\x00" + e.content_key, "dedup") for e in events]
 

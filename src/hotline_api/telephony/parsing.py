@@ -63,7 +63,7 @@ class Event:
     source: str
     event_type: str
     body: bytes  # the event as received (JSON, or the AMI text block), stored encrypted
-    content_key: bytes  # canonical form for recognising a retransmission without a webhook-id
+    content_key: bytes  # canonical form for recognising a retransmission (with its webhook-id, if any)
     at: datetime | None = None
     linkedid: str | None = None
     uniqueid: str | None = None
