@@ -131,3 +131,42 @@ async def test_service_refuses_keys_that_cannot_read_stored_data(session) -> Non
         await check_keys(
             session, Keyring(keys={"k1": K1, "k2": K2}, active_key_id="k1", hash_key=os.urandom(32))
         )
+
+
+async def test_processes_starting_at_once_on_a_new_database_record_the_keys_once(pg_server) -> None:
+    """Two service processes (or workers) starting together on a new database both find no key
+    checks; without the lock the second failed to start on the duplicate row."""
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    from hotline_api.db import migrate
+
+    db = "hotline_key_race"
+    pg_server.drop_database(db)
+    pg_server.ensure_database(db)
+    migrate.upgrade(pg_server.url(db))
+    engine = create_async_engine(pg_server.url(db))
+    ring = Keyring(keys={"k1": K1}, active_key_id="k1", hash_key=H)
+    both_read = asyncio.Event()
+    readers = 0
+
+    async def start() -> None:
+        nonlocal readers
+        async with AsyncSession(engine) as session:
+            readers += 1
+            if readers == 2:
+                both_read.set()
+            await both_read.wait()  # both begin before either has committed
+            await check_keys(session, ring)
+            await asyncio.sleep(0.2)  # the rest of a start-up, still in the transaction
+            await session.commit()
+
+    try:
+        await asyncio.wait_for(asyncio.gather(start(), start()), 30)
+        async with engine.connect() as conn:
+            kinds = (await conn.execute(text("SELECT kind FROM key_checks ORDER BY kind"))).scalars().all()
+        assert kinds == ["encryption", "hash"]
+    finally:
+        await engine.dispose()
+        pg_server.drop_database(db)

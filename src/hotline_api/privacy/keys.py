@@ -14,7 +14,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline_api.config import Settings
@@ -106,11 +106,17 @@ def read_key_file(path: Path) -> Keyring:
         raise CryptoError(f"the key file {path} cannot be read: {exc}") from exc
 
 
+_KEY_CHECK_LOCK = 0x4B45_5953  # "KEYS"
+
+
 async def check_keys(session: AsyncSession, keyring: Keyring) -> None:
     """Refuse keys that cannot read stored data; record the active keys when first used.
 
     Raises KeyMismatchError naming what is wrong. Flushes; the caller commits.
     """
+    # processes starting at once on a new database (serve --workers N, two services) would each
+    # record the keys, and all but one fail to start on the duplicate: one at a time, to the commit
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _KEY_CHECK_LOCK})
     rows = (await session.scalars(select(KeyCheck))).all()
     problems: list[str] = []
     known = set()
