@@ -161,6 +161,7 @@ async def _ensure_user(session: AsyncSession, account: DemoAccount) -> DemoUser:
                 extensions=extensions,
                 languages=["vi"],
             ),
+            must_change=False,  # a trial: the printed passwords stay usable as they are
         )
         assert password is not None
         await audit.record(

@@ -57,6 +57,10 @@ class Forbidden(HotlineError):
     code = "forbidden"
 
 
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"
+
+
 class NotFound(HotlineError):
     status_code = 404
     code = "not_found"

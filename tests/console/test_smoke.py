@@ -5,7 +5,10 @@ from __future__ import annotations
 import httpx
 from playwright.async_api import Page, expect
 
+from tests import factories
 from tests.console.conftest import ConsoleService, sign_in
+
+NEW_PASSWORD = "câu mật khẩu của riêng tôi 2026"
 
 
 async def test_files_are_served_with_a_strict_policy(console: ConsoleService) -> None:
@@ -85,3 +88,48 @@ async def test_the_language_switch(page: Page, console: ConsoleService) -> None:
     await expect(page.get_by_role("link", name="Take calls")).to_be_visible()
     await page.get_by_role("button", name="Switch to Vietnamese").click()
     await expect(page.get_by_role("link", name="Trực tổng đài")).to_be_visible()
+
+
+async def test_a_password_given_by_an_admin_is_changed_first(page: Page, console: ConsoleService) -> None:
+    user = await console.user("counsellor", extension="PJSIP/1102")
+    await console.execute("UPDATE users SET password_must_change = true WHERE id = :u", {"u": user.id})
+    await page.goto(f"{console.url}/console/")
+    await page.get_by_label("Tên đăng nhập").fill(user.username)
+    await page.get_by_label("Mật khẩu").fill(factories.PASSWORD)
+    await page.get_by_role("button", name="Đăng nhập").click()
+    # nothing but the change: no screens to go to, the reason in words
+    await expect(page.get_by_role("heading", name="Đổi mật khẩu")).to_be_visible()
+    await expect(page.get_by_text("Mật khẩu này do người khác đặt cho bạn")).to_be_visible()
+    await expect(page.get_by_role("navigation")).to_have_count(0)
+    given = page.get_by_label("Mật khẩu được cấp")
+    fresh = page.get_by_label("Mật khẩu mới", exact=True)
+    again = page.get_by_label("Nhập lại mật khẩu mới")
+    submit = page.get_by_role("button", name="Đổi mật khẩu")
+    # mistakes are named beside the field, before anything is sent
+    await given.fill(factories.PASSWORD)
+    await fresh.fill("ngắn")
+    await submit.click()
+    await expect(page.get_by_role("alert")).to_have_text("Mật khẩu mới phải có ít nhất 12 ký tự.")
+    await expect(fresh).to_have_attribute("aria-invalid", "true")
+    await fresh.fill(NEW_PASSWORD)
+    await again.fill(NEW_PASSWORD + "!")
+    await submit.click()
+    await expect(page.get_by_role("alert")).to_have_text("Hai lần nhập mật khẩu mới không khớp nhau.")
+    # the server's refusal of a wrong current password, in Vietnamese
+    await given.fill("không phải mật khẩu này")
+    await again.fill(NEW_PASSWORD)
+    await submit.click()
+    await expect(page.get_by_role("alert")).to_have_text("Mật khẩu hiện tại không đúng.")
+    await expect(given).to_have_attribute("aria-invalid", "true")
+    await given.fill(factories.PASSWORD)
+    await submit.click()
+    # changed, signed in again with it, and at work
+    await expect(page.get_by_role("status").filter(has_text="Đã đổi mật khẩu.")).to_be_visible()
+    await expect(page.get_by_role("navigation")).to_contain_text("Trực tổng đài")
+    await page.get_by_role("button", name="Đăng xuất").click()
+    await sign_in(page, console, user.username, NEW_PASSWORD)
+    # any user can change their own password from the top bar
+    await page.get_by_role("button", name="Đổi mật khẩu").click()
+    await expect(page.get_by_label("Mật khẩu hiện tại")).to_be_focused()
+    await page.get_by_role("button", name="Huỷ").click()
+    await expect(page.get_by_role("navigation")).to_contain_text("Trực tổng đài")

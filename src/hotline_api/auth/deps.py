@@ -21,9 +21,13 @@ from hotline_api.auth import service
 from hotline_api.auth.service import Principal
 from hotline_api.config import Settings
 from hotline_api.db.session import SessionDep
-from hotline_api.errors import Forbidden, Unauthorized
+from hotline_api.errors import Forbidden, PasswordChangeRequired, Unauthorized
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# what a user whose password was chosen by someone else may do before changing it
+BEFORE_PASSWORD_CHANGE = frozenset(
+    {"/api/v1/auth/me", "/api/v1/auth/session", "/api/v1/auth/password", "/api/v1/auth/logout"}
+)
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -71,6 +75,10 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
         sent = request.headers.get("x-csrf-token", "")
         if not hmac.compare_digest(sent, service.csrf_for(token)):
             raise Forbidden("missing or wrong X-CSRF-Token for a cookie-authenticated request")
+    if principal.password_must_change and request.url.path not in BEFORE_PASSWORD_CHANGE:
+        raise PasswordChangeRequired(
+            "your password was set by someone else: change it first (POST /api/v1/auth/password)"
+        )
     request.state.principal = principal
     return principal
 

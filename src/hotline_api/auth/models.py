@@ -11,6 +11,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -34,6 +35,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     password_changed_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # a password someone else chose (an admin, the first start): every request but changing it is
+    # refused (403 password_change_required) until its owner does
+    password_must_change: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     roles: Mapped[list[UserRole]] = relationship(lazy="raise", cascade="all, delete-orphan")
     extensions: Mapped[list[UserExtension]] = relationship(lazy="raise", cascade="all, delete-orphan")

@@ -120,7 +120,7 @@ async def current_session(
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 422),
-    summary="Change my password; every session of mine ends",
+    summary="Change my password; every session of mine ends (sign in again with the new one)",
 )
 async def change_password(
     body: PasswordChange, principal: CurrentUser, request: Request, session: SessionDep
@@ -130,6 +130,8 @@ async def change_password(
     user = await service.get_user(session, principal.user_id)
     if not passwords.verify_password(user.password_hash, body.current_password):
         raise Unprocessable("the current password is wrong", field="current_password")
+    if body.new_password == body.current_password:
+        raise Unprocessable("the new password must differ from the current one", field="new_password")
     await service.set_password(session, user, body.new_password)
     await audit.record(session, actor_of(principal, request), "change_password", "user", user.id)
 
@@ -198,7 +200,7 @@ async def reset_password(
     new = body.new_password
     if new is None:
         new = one_time = passwords.generate_password()
-    await service.set_password(session, user, new)
+    await service.set_password(session, user, new, must_change=True)
     await audit.record(session, actor_of(admin, request), "reset_password", "user", user.id)
     return UserCreated(user=service.user_out(user), one_time_password=one_time)
 

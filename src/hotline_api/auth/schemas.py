@@ -37,6 +37,11 @@ class UserOut(BaseModel):
     languages: list[str]
     is_active: bool
     created_at: datetime
+    password_must_change: bool = Field(
+        default=False,
+        description="the password was chosen by someone else: the user must change it "
+        "(POST /api/v1/auth/password) before anything else",
+    )
 
 
 class LoginResponse(BaseModel):

@@ -31,6 +31,7 @@ class Principal:
     home_switchboard: str
     token_id: int
     via_cookie: bool
+    password_must_change: bool = False
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -62,6 +63,7 @@ def user_out(user: User) -> UserOut:
         languages=list(user.languages),
         is_active=user.is_active,
         created_at=user.created_at,
+        password_must_change=user.password_must_change,
     )
 
 
@@ -118,8 +120,14 @@ async def _set_extensions(session: AsyncSession, user: User, extensions: list[Ex
     ]
 
 
-async def create_user(session: AsyncSession, data: UserCreate) -> tuple[User, str | None]:
-    """Create a user; returns the one-time password when none was given."""
+async def create_user(
+    session: AsyncSession, data: UserCreate, *, must_change: bool = True
+) -> tuple[User, str | None]:
+    """Create a user; returns the one-time password when none was given.
+
+    The password is someone else's choice (an admin's, or generated): its owner must change it at
+    the first sign-in, unless ``must_change`` is false (the demo's users).
+    """
     if await session.scalar(select(User.id).where(User.username == data.username)) is not None:
         raise Conflict(f"the user name {data.username!r} is taken", field="username")
     await _check_switchboards(session, {data.home_switchboard}, "home_switchboard")
@@ -137,6 +145,7 @@ async def create_user(session: AsyncSession, data: UserCreate) -> tuple[User, st
         home_switchboard=data.home_switchboard,
         languages=data.languages,
         is_active=True,
+        password_must_change=must_change,
         roles=[UserRole(role=r) for r in data.roles],
         extensions=[],
     )
@@ -195,12 +204,17 @@ async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> li
     return changed
 
 
-async def set_password(session: AsyncSession, user: User, new_password: str) -> None:
+async def set_password(
+    session: AsyncSession, user: User, new_password: str, *, must_change: bool = False
+) -> None:
+    """Set a password and end every session of the user; ``must_change`` when someone else chose
+    it (an admin's reset)."""
     problem = passwords.password_problem(new_password)
     if problem:
         raise Unprocessable(problem, field="new_password")
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = datetime.now(UTC)
+    user.password_must_change = must_change
     await revoke_all_tokens(session, user.id)
     await session.flush()
 
@@ -248,6 +262,7 @@ async def principal_for_token(session: AsyncSession, token: str, via_cookie: boo
         home_switchboard=user.home_switchboard,
         token_id=tok.id,
         via_cookie=via_cookie,
+        password_must_change=user.password_must_change,
     )
 
 

@@ -77,7 +77,7 @@ addStrings({
     "ad.users.ext_taken": "Một số máy lẻ đã thuộc về người dùng khác ở tổng đài đó.",
     "ad.password.title": "Mật khẩu dùng một lần của {u}",
     "ad.password.lead":
-      "Trao mật khẩu này trực tiếp cho {name} (gặp mặt hoặc gọi điện); không gửi qua tin nhắn hay thư điện tử. Người dùng nên đổi mật khẩu ngay sau lần đăng nhập đầu.",
+      "Trao mật khẩu này trực tiếp cho {name} (gặp mặt hoặc gọi điện); không gửi qua tin nhắn hay thư điện tử. Ở lần đăng nhập đầu, bảng điều khiển sẽ yêu cầu người dùng chọn mật khẩu của riêng mình.",
     "ad.password.label": "Mật khẩu dùng một lần",
     // switchboards
     "ad.sb.title": "Tổng đài, khoá webhook và mạng được phép",
@@ -351,7 +351,7 @@ addStrings({
     "ad.users.ext_taken": "An extension already belongs to another user at that switchboard.",
     "ad.password.title": "One-time password of {u}",
     "ad.password.lead":
-      "Give this password to {name} in person or by phone; never by text message or e-mail. They should change it right after their first sign-in.",
+      "Give this password to {name} in person or by phone; never by text message or e-mail. At their first sign-in the console asks them to choose their own.",
     "ad.password.label": "One-time password",
     "ad.sb.title": "Switchboards, webhook credentials and allowed networks",
     "ad.sb.intro":

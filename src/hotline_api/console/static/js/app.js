@@ -149,9 +149,99 @@ async function startSession() {
   state.codes = null;
   state.lastActivity = Date.now();
   startIdleWatch();
+  if (state.session.user.password_must_change) {
+    // a password someone else chose: nothing else until its owner has changed it
+    renderChrome();
+    showPasswordChange(true);
+    return;
+  }
   startLive();
   renderChrome();
   route();
+}
+
+// ---- changing one's password ---------------------------------------------------------------------
+
+// forced: the first sign-in with a password an admin gave (the server refuses everything else);
+// otherwise chosen from the top bar. Changing it ends every session of the user, this one too: the
+// page signs in again with the new password.
+function showPasswordChange(forced) {
+  if (state.unmount) state.unmount();
+  state.unmount = null;
+  state.view = "password/";
+  state.busy = () => false;
+  const input = (name, autocomplete) =>
+    h("input", { name, type: "password", autocomplete, required: true, maxlength: 1024 });
+  const current = input("current_password", "current-password");
+  const fresh = input("new_password", "new-password");
+  fresh.setAttribute("minlength", "12");
+  fresh.setAttribute("aria-describedby", "password-rule");
+  const again = input("new_password_again", "new-password");
+  const alert = h("p", { class: "form-error", role: "alert", id: "password-error" });
+  const form = h(
+    "form",
+    { class: "login card", "aria-labelledby": "password-title", novalidate: true },
+    h("h1", { id: "password-title" }, t("password.title")),
+    h("p", { class: forced ? "notice" : "muted" }, forced ? t("password.forced") : t("password.intro")),
+    alert,
+    field(forced ? t("password.given") : t("password.current"), current),
+    field(t("password.new"), fresh),
+    h("p", { class: "muted", id: "password-rule" }, t("password.rule")),
+    field(t("password.again"), again),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "submit", class: "primary" }, t("password.submit")),
+      forced
+        ? h("button", { type: "button", class: "link", onclick: () => signOut() }, t("logout"))
+        : h("button", { type: "button", class: "link", onclick: () => route(true) }, t("password.cancel")),
+    ),
+  );
+  const wrong = (el, message) => {
+    for (const f of [current, fresh, again]) f.removeAttribute("aria-invalid");
+    alert.textContent = message;
+    if (el) {
+      el.setAttribute("aria-invalid", "true");
+      el.focus();
+    }
+  };
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!current.value) return wrong(current, t("password.missing"));
+    if (fresh.value.length < 12) return wrong(fresh, t("password.short"));
+    if (fresh.value.trim() !== fresh.value) return wrong(fresh, t("password.space"));
+    if (fresh.value === current.value) return wrong(fresh, t("password.same"));
+    if (fresh.value !== again.value) return wrong(again, t("password.mismatch"));
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    const username = state.session.user.username;
+    try {
+      await api("POST", "/api/v1/auth/password", {
+        current_password: current.value,
+        new_password: fresh.value,
+      });
+    } catch (err) {
+      button.disabled = false;
+      if (err.status === 422 && err.field === "current_password") wrong(current, t("password.wrongcurrent"));
+      else if (err.status === 422) wrong(fresh, t("password.refused", { m: err.message }));
+      else if (err.status !== 401) wrong(null, t("error.generic", { m: err.message }));
+      return;
+    }
+    // every session has ended, this one too: sign in again with the new password
+    const password = fresh.value;
+    for (const f of [current, fresh, again]) f.value = "";
+    try {
+      stopSession();
+      const answer = await api("POST", "/api/v1/auth/login", { username, password }, { quiet401: true });
+      setCsrf(answer.csrf_token);
+      await startSession();
+      toast(t("password.changed"));
+    } catch (err) {
+      showLogin(t("password.changed.signin"));
+    }
+  });
+  clear(main()).append(form);
+  current.focus();
 }
 
 function stopSession() {
@@ -260,7 +350,7 @@ for (const kind of ["keydown", "pointerdown", "wheel", "touchstart"]) {
 // ---- chrome and routing ------------------------------------------------------------------------
 
 function allowedViews() {
-  if (!state.session) return [];
+  if (!state.session || state.session.user.password_must_change) return [];
   return VIEWS.filter((v) => ctx.has(...v.roles));
 }
 
@@ -269,7 +359,7 @@ function renderChrome() {
   document.documentElement.lang = lang();
   const bar = clear(document.getElementById("topbar"));
   bar.append(h("a", { class: "brand", href: "#/" }, h("span", { class: "brand-mark", "aria-hidden": "true" }, "111"), t("app.brand")));
-  if (state.session) {
+  if (allowedViews().length) {
     const current = (location.hash.split("/")[1] || "").split("?")[0];
     bar.append(
       h(
@@ -317,6 +407,11 @@ function renderChrome() {
     ),
   );
   if (state.session) {
+    if (!state.session.user.password_must_change) {
+      tools.append(
+        h("button", { type: "button", class: "link", onclick: () => showPasswordChange(false) }, t("password.open")),
+      );
+    }
     tools.append(h("button", { type: "button", class: "link", onclick: () => signOut() }, t("logout")));
   }
   bar.append(tools);
@@ -324,6 +419,7 @@ function renderChrome() {
 
 async function route(force = false) {
   if (!state.session) return;
+  if (state.session.user.password_must_change) return showPasswordChange(true);
   const [, name, param] = location.hash.split("/");
   const views = allowedViews();
   const view = views.find((v) => v.id === name) || views[0];
