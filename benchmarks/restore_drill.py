@@ -169,6 +169,23 @@ class Api:
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"}
 
+    @staticmethod
+    async def own_password(client: httpx.AsyncClient, username: str, given: str) -> str:
+        """A password given by an admin (or printed by the first start) is changed at the first
+        sign-in before anything else: do so, and return the password to sign in with from now on."""
+        r = await client.post("/api/v1/auth/login", json={"username": username, "password": given})
+        r.raise_for_status()
+        if not r.json()["user"]["password_must_change"]:
+            return given
+        own = given + "-riêng"
+        changed = await client.post(
+            "/api/v1/auth/password",
+            json={"current_password": given, "new_password": own},
+            headers={"Authorization": f"Bearer {r.json()['access_token']}"},
+        )
+        changed.raise_for_status()
+        return own
+
     @classmethod
     async def login(cls, client: httpx.AsyncClient, username: str, password: str) -> Api:
         r = await client.post("/api/v1/auth/login", json={"username": username, "password": password})
@@ -210,6 +227,7 @@ class Loaded:
 
 async def setup_people(url: str, admin_password: str, loaded: Loaded) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        admin_password = await Api.own_password(client, "admin", admin_password)
         admin = await Api.login(client, "admin", admin_password)
         created = await admin.call(
             "POST",
@@ -221,7 +239,8 @@ async def setup_people(url: str, admin_password: str, loaded: Loaded) -> None:
                 "home_switchboard": "hanoi",
             },
         )
-        loaded.national = ("drill-national", created["one_time_password"])
+        given = created["one_time_password"]
+        loaded.national = ("drill-national", await Api.own_password(client, "drill-national", given))
         # counsellors on the simulator's extensions: answered calls name them
         for board, exts in {
             "hanoi": ("1012", "1013", "1014"),
