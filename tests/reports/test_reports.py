@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline_api.audit.models import AuditEntry
-from hotline_api.calls.models import Call
+from hotline_api.calls.models import Call, CallOffer
 from hotline_api.cases.models import ContactRecord
 from hotline_api.reports import rollup
 from hotline_api.reports.suppression import Cell, suppress_table
@@ -295,15 +295,44 @@ async def test_bad_filters_are_refused_naming_the_field(client, session):
         assert field in r.json()["error"]["field"], (params, r.json())
 
 
+def offer(c: Call, user_id: int, at: datetime) -> CallOffer:
+    return CallOffer(
+        call_id=c.id,
+        switchboard_code=c.switchboard_code,
+        extension="PJSIP/1001",
+        user_id=user_id,
+        offered_at=at,
+        result="noanswer",
+    )
+
+
 async def test_workload_for_supervisors(client, session):
     supervisor = await signed_in(session, "supervisor")
     counsellor = await signed_in(session, "counsellor")
-    await call(session, local(2026, 11, 3), "answered", wait=3, talk=1800, counsellor=counsellor.user.id)
-    await call(session, local(2026, 11, 4), "answered", wait=3, talk=1800, counsellor=counsellor.user.id)
+    first = await call(
+        session, local(2026, 11, 3), "answered", wait=9, talk=1800, counsellor=counsellor.user.id
+    )
+    second = await call(
+        session, local(2026, 11, 4), "answered", wait=3, talk=1800, counsellor=counsellor.user.id
+    )
+    assert first.answered_at is not None and second.answered_at is not None
+    other = await call(session, local(2026, 11, 5), "abandoned", wait=20)
+    session.add_all(
+        [
+            # rung first without an answer, then answered: one miss
+            offer(first, counsellor.user.id, first.answered_at - timedelta(seconds=5)),
+            # a miss on a call someone else (nobody) took: one miss
+            offer(other, counsellor.user.id, local(2026, 11, 5) + timedelta(seconds=8)),
+            # "missed" after having answered: the answer event came late through an outage; no miss
+            offer(second, counsellor.user.id, second.answered_at + timedelta(seconds=8)),
+        ]
+    )
+    await session.flush()
     r = await client.get("/api/v1/reports/workload", params=NOV, headers=supervisor.headers)
     assert r.status_code == 200
     row = next(x for x in r.json()["counsellors"] if x["user_id"] == counsellor.user.id)
     assert row["answered"] == 2 and row["talk_hours"] == 1.0
+    assert row["missed_offers"] == 2
 
 
 async def test_exports_open_in_a_spreadsheet_with_vietnamese_intact(client, session):

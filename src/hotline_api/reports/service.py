@@ -368,8 +368,11 @@ async def workload(session: AsyncSession, f: Filter) -> list[dict[str, Any]]:
             text(
                 "WITH a AS (SELECT c.counsellor_user_id AS uid, count(*) AS answered, sum(c.talk_seconds) AS talk "
                 f"FROM calls c WHERE {CALLS_WHERE} AND c.outcome = 'answered' AND c.counsellor_user_id IS NOT NULL GROUP BY 1), "
+                # an offer recorded as missed after its counsellor had already answered the call is
+                # not a miss: the answer event came late (held by a relay through an outage)
                 "m AS (SELECT o.user_id AS uid, count(*) AS missed FROM call_offers o JOIN calls c ON c.id = o.call_id "
-                f"WHERE {CALLS_WHERE} AND o.user_id IS NOT NULL GROUP BY 1), "
+                f"WHERE {CALLS_WHERE} AND o.user_id IS NOT NULL AND NOT (c.counsellor_user_id IS NOT DISTINCT FROM o.user_id "
+                "AND c.answered_at <= o.offered_at) GROUP BY 1), "
                 "w AS (SELECT r.author_user_id AS uid, count(*) AS records FROM contact_records r JOIN calls c ON c.id = r.call_id "
                 f"WHERE {CALLS_WHERE} AND r.author_user_id IS NOT NULL GROUP BY 1) "
                 "SELECT u.id, u.username, u.display_name, u.home_switchboard, COALESCE(a.answered, 0), COALESCE(a.talk, 0), "
