@@ -275,7 +275,7 @@ def install(
                         (uid, board),
                     )
                 counsellors.append(Counsellor(uid, username, board, extension, is_routed))
-    secrets = asyncio.run(_issue_secrets(cluster.url, keyring))
+    secrets = asyncio.run(issue_secrets(cluster.url, keyring))
     (base / "svc").mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env.update(
@@ -295,7 +295,7 @@ def install(
     )
 
 
-async def _issue_secrets(url: str, keyring: Any) -> dict[str, str]:
+async def issue_secrets(url: str, keyring: Any) -> dict[str, str]:
     from hotline_api.db.session import make_engine, make_sessionmaker
     from hotline_api.privacy.keys import check_keys
     from hotline_api.telephony import credentials

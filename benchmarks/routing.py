@@ -63,6 +63,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._harness import issue_secrets  # noqa: E402 - after the path is set
+
 TARGET_P99_MS = 20.0
 BOARDS = ("hanoi", "danang", "angiang")
 EXTENSION_BASE = {"hanoi": 1000, "danang": 2000, "angiang": 3000}
@@ -629,25 +631,6 @@ def seed(conninfo: str, per_board: int) -> None:
                     "VALUES (%s, %s, 'available', now(), now() - make_interval(secs => %s))",
                     (user_id, board, per_board - n),
                 )
-
-
-async def issue_secrets(url: str, keyring: Any) -> dict[str, str]:
-    from hotline_api.db.session import make_engine, make_sessionmaker
-    from hotline_api.privacy.keys import check_keys
-    from hotline_api.telephony import credentials
-
-    engine = make_engine(url)
-    out: dict[str, str] = {}
-    try:
-        async with make_sessionmaker(engine)() as session:
-            await check_keys(session, keyring)
-            for board in BOARDS:
-                _, secret = await credentials.issue(session, keyring, board, "bench", "system:bench")
-                out[board] = secret
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return out
 
 
 def server_side(conninfo: str, prefix: str, since_epoch: float, until_epoch: float) -> dict[str, Any]:

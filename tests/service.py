@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,31 @@ from tests import factories
 CONSOLE_DB = "hotline_console"
 ALL_DAY = {str(d): ["00:00", "23:59"] for d in range(1, 8)}
 _seq = itertools.count(1)
+
+
+@asynccontextmanager
+async def served(app: Any) -> AsyncIterator[str]:
+    """The whole app (lifespan included: its pools, the live stream, the sweeper) behind uvicorn on a
+    loopback port, in the running event loop; its address."""
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    else:
+        raise RuntimeError("uvicorn did not start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def free_port() -> int:
@@ -117,23 +143,8 @@ async def console(console_database_url: str) -> AsyncIterator[ConsoleService]:
     routing_engine.clear_cache()
     credentials.clear_cache()
     app = create_app(settings, keyring=factories.KEYRING)  # its own engine and pools: the real service
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    else:
-        raise RuntimeError("uvicorn did not start")
     try:
-        yield ConsoleService(f"http://127.0.0.1:{port}", eng, settings)
+        async with served(app) as url:
+            yield ConsoleService(url, eng, settings)
     finally:
-        server.should_exit = True
-        await task
         await eng.dispose()

@@ -34,7 +34,6 @@ import hypothesis
 import pytest
 import requests
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -58,8 +57,7 @@ from hotline_api.routing import engine as routing_engine
 from hotline_api.telephony import credentials
 from hotline_api.telephony.scenarios import Scenario, ami_text
 from tests import factories
-from tests.conftest import free_port
-from tests.service import ALL_DAY, ConsoleService
+from tests.service import ALL_DAY, ConsoleService, served
 
 FUZZ_DB = "hotline_fuzz"
 SWITCHBOARDS = ("hanoi", "danang", "angiang")
@@ -176,41 +174,27 @@ async def fuzz(pg_server: EmbeddedPostgres) -> AsyncIterator[Fuzz]:
     eng = create_async_engine(url, poolclass=NullPool)
     _clear_caches()
     app = create_app(settings, keyring=factories.KEYRING)  # its own engine and pools: the real service
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=free_port(), log_config=None, access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    else:
-        raise RuntimeError("uvicorn did not start")
     try:
-        service = ConsoleService(f"http://127.0.0.1:{config.port}", eng, settings)
-        await service.execute(
-            "UPDATE routing_settings SET opening_hours = CAST(:h AS jsonb)", {"h": json.dumps(ALL_DAY)}
-        )
-        user = await service.user(*ROLES, extension="PJSIP/1012")
-        spare = await service.user("counsellor", extension="PJSIP/1013")
-        secrets = {sb: await service.switchboard_secret(sb) for sb in SWITCHBOARDS}
-        headers = await service.token(user)
-        seeded = await _seed(service, secrets, headers)
-        yield Fuzz(
-            service=service,
-            user=user,
-            spare=spare,
-            headers=headers,
-            secrets=secrets,
-            seeded=seeded,
-            loop=asyncio.get_running_loop(),
-        )
+        async with served(app) as base:
+            service = ConsoleService(base, eng, settings)
+            await service.execute(
+                "UPDATE routing_settings SET opening_hours = CAST(:h AS jsonb)", {"h": json.dumps(ALL_DAY)}
+            )
+            user = await service.user(*ROLES, extension="PJSIP/1012")
+            spare = await service.user("counsellor", extension="PJSIP/1013")
+            secrets = {sb: await service.switchboard_secret(sb) for sb in SWITCHBOARDS}
+            headers = await service.token(user)
+            seeded = await _seed(service, secrets, headers)
+            yield Fuzz(
+                service=service,
+                user=user,
+                spare=spare,
+                headers=headers,
+                secrets=secrets,
+                seeded=seeded,
+                loop=asyncio.get_running_loop(),
+            )
     finally:
-        server.should_exit = True
-        await task
         await eng.dispose()
         # the caches are the process's: what the fuzzed database put in them must not reach other tests
         _clear_caches()
