@@ -115,7 +115,7 @@ def create_app(
             raw_pool = make_raw_pool(str(settings.database_url), settings)
             await raw_pool.open(wait=False)
             app.state.raw_connection = raw_connection_factory(raw_pool)
-            route_pool = make_raw_pool(str(settings.database_url), size=settings.db_route_pool_size)
+            route_pool = make_raw_pool(str(settings.database_url), settings, size=settings.db_route_pool_size)
             await route_pool.open(wait=False)
             app.state.route_connection = raw_connection_factory(route_pool)
             # one LISTEN connection per process feeds the live stream

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # connections of each process kept for /route alone, so that decisions never wait behind the
     # intake's writes for a connection (a decision is one statement of about a millisecond)
     db_route_pool_size: int = 4
+    # seconds a pooled connection serves before it is closed and replaced: libpq never gives back
+    # the buffer memory a large statement or result made it take, so a connection kept for ever
+    # holds its largest message for ever (docs/reliability.md, "Memory over time")
+    db_connection_lifetime: float = 600
 
     # HTTP
     host: str = "127.0.0.1"

@@ -677,6 +677,34 @@ async def test_concurrent_requests_are_written_together_and_each_is_answered_tru
         assert call is not None and call.ended_at is not None and call.outcome == "not_queued"
 
 
+async def test_a_joined_write_is_bounded_in_bytes(client, session, app):
+    """A backlog is written in several statements of bounded size, not one of any size: libpq keeps
+    a connection's buffers at the largest message it carried (docs/reliability.md, memory)."""
+    import asyncio
+
+    secret = await switchboard_secret(session)
+    scenarios = [scenario("abandoned") for _ in range(6)]
+    events = [e for s in scenarios for src, e in s.events if src == "ari"]
+    batcher = app.state.intake_batcher
+    weights = []
+    original = batcher._write
+
+    async def weighing_write(batch):
+        weights.append([item.weight for item, _ in batch])
+        await original(batch)
+
+    batcher._write = weighing_write
+    bound = 3 * max(2 * len(json.dumps(e)) + 400 for e in events)  # about three bodies a statement
+    batcher._max_bytes = bound
+    responses = await asyncio.gather(*[post(client, "hanoi", "ari", e, secret) for e in events])
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
+    assert sum(r.json()["stored"] for r in responses) == len(events)
+    assert sum(len(w) for w in weights) == len(events)
+    assert any(len(w) > 1 for w in weights), "bodies waiting together should still share a write"
+    assert all(sum(w) <= bound for w in weights if len(w) > 1), weights
+    assert await session.scalar(select(func.count()).select_from(WebhookEvent)) == len(events)
+
+
 async def test_refusals_never_echo_what_was_sent(client, session):
     """A number in the wrong field is neither answered back nor kept readable as the reason."""
     secret = await switchboard_secret(session)

@@ -23,11 +23,14 @@ RawConnectionFactory = Callable[[], AbstractAsyncContextManager[AsyncConnection[
 def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
     pool_size = settings.db_pool_size if settings else 5
     overflow = settings.db_max_overflow if settings else 5
+    lifetime = settings.db_connection_lifetime if settings else 600
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=overflow,
         pool_pre_ping=True,
+        # replaced after a while: see Settings.db_connection_lifetime
+        pool_recycle=lifetime,
         # a stuck database must not hold requests for ever: fail fast and answer 503
         pool_timeout=5,
         connect_args={"connect_timeout": 5},
@@ -58,6 +61,8 @@ def make_raw_pool(url: str, settings: Settings | None = None, size: int | None =
         max_size=size,
         open=False,
         timeout=5,
+        # replaced after a while (psycopg_pool adds a jitter): see Settings.db_connection_lifetime
+        max_lifetime=settings.db_connection_lifetime if settings else 600,
         # psycopg_pool retries a failed connection with a doubling delay (1, 2, 4, 8, 16, 32 s …)
         # until reconnect_timeout: after a 40 s outage the next attempt came 20 s after the database
         # was back (benchmarks/faults.py). A short series, given up after 5 s, is started again by

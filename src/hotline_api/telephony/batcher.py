@@ -7,6 +7,11 @@ them in one statement and one transaction; each request is still answered only a
 transaction has committed, so nothing is acknowledged before it is durable. At low load a body is
 written at once, alone: there is no timer and no added wait.
 
+A batch is bounded by its count of bodies and by its bytes. The bytes matter beyond the statement:
+libpq keeps a connection's buffers at the largest message that connection has carried, so an
+unbounded batch (a backlog after a pause) would leave each pooled connection that carried one
+holding megabytes for the rest of its life (docs/reliability.md, "Memory over time").
+
 Bodies with an overflow origin or a missed offer, and a batch that names two legs of one call, are
 written one by one (the several-statement path).
 """
@@ -33,12 +38,14 @@ class IntakeBatcher:
         connection: Callable[[], ConnectionFactory],
         keyring: Keyring,
         max_bodies: int = 200,
+        max_bytes: int = 256 * 1024,
         max_in_flight: int = 2,
     ) -> None:
         # a getter, so that the factory can be swapped (tests run inside one transaction)
         self._connection = connection
         self._keyring = keyring
         self._max_bodies = max_bodies
+        self._max_bytes = max_bytes
         self._max_in_flight = max_in_flight
         self._pending: list[tuple[PreparedBody, asyncio.Future[int]]] = []
         self._in_flight = 0
@@ -62,11 +69,22 @@ class IntakeBatcher:
     async def _drain(self) -> None:
         try:
             while self._pending:
-                batch = self._pending[: self._max_bodies]
-                del self._pending[: self._max_bodies]
+                batch = self._take()
                 await self._write(batch)
         finally:
             self._in_flight -= 1
+
+    def _take(self) -> list[tuple[PreparedBody, asyncio.Future[int]]]:
+        """The next batch: the bodies waiting longest, within the bounds (always at least one)."""
+        n, size = 0, 0
+        for item, _ in self._pending[: self._max_bodies]:
+            size += item.weight
+            if n and size > self._max_bytes:
+                break
+            n += 1
+        batch = self._pending[:n]
+        del self._pending[:n]
+        return batch
 
     async def _write(self, batch: list[tuple[PreparedBody, asyncio.Future[int]]]) -> None:
         try:
