@@ -4,7 +4,6 @@ served over real HTTP by uvicorn on a loopback port; every test inside a transac
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import socket
@@ -16,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
@@ -30,7 +28,7 @@ from hotline_api.db.session import get_session
 from hotline_api.privacy.crypto import Keyring
 from hotline_api.telephony.batcher import IntakeBatcher
 from tests import factories
-from tests.service import console, console_database_url  # noqa: F401 - fixtures for the whole suite
+from tests.service import console, console_database_url, served  # noqa: F401 - fixtures for the whole suite
 
 TEST_DB = "hotline_test"
 
@@ -114,30 +112,9 @@ async def app(settings: Settings, engine: AsyncEngine, keyring: Keyring) -> Asyn
 
 @pytest.fixture(scope="session")
 async def server_url(app: FastAPI) -> AsyncIterator[str]:
-    """The app behind uvicorn on a loopback port, in the tests' own event loop."""
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    else:
-        raise RuntimeError("uvicorn did not start")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    """The app behind uvicorn on a loopback port, in the tests' own event loop, proxy headers off."""
+    async with served(app, proxy_headers=False) as url:
+        yield url
 
 
 @pytest.fixture

@@ -36,12 +36,18 @@ _seq = itertools.count(1)
 
 
 @asynccontextmanager
-async def served(app: Any) -> AsyncIterator[str]:
+async def served(app: Any, proxy_headers: bool = True) -> AsyncIterator[str]:
     """The whole app (lifespan included: its pools, the live stream, the sweeper) behind uvicorn on a
     loopback port, in the running event loop; its address."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=proxy_headers,
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
