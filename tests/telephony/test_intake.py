@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import random
 import time
 from datetime import UTC, datetime
 
@@ -647,12 +649,11 @@ async def test_database_outage_on_a_webhook_answers_503(settings):
     assert r.headers["retry-after"]
 
 
-async def test_concurrent_requests_are_written_together_and_each_is_answered_truly(client, session, app):
+async def test_concurrent_requests_are_written_together_and_each_is_answered_truly(
+    client, session, app, monkeypatch
+):
     """Many switchboard requests at once: the batcher writes them together, each sender learns how
     many of its events were new, and the calls come out as if the events had come one by one."""
-    import asyncio
-    import random
-
     secret = await switchboard_secret(session)
     scenarios = [scenario("abandoned") for _ in range(4)]
     events = [e for s in scenarios for src, e in s.events if src == "ari"]
@@ -665,7 +666,8 @@ async def test_concurrent_requests_are_written_together_and_each_is_answered_tru
         writes.append(len(batch))
         await original(batch)
 
-    app.state.intake_batcher._write = counting_write
+    # the app (and its batcher) serves the whole session: monkeypatch puts it back after the test
+    monkeypatch.setattr(app.state.intake_batcher, "_write", counting_write)
     responses = await asyncio.gather(*[post(client, "hanoi", "ari", e, secret) for e in sends])
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
     assert sum(r.json()["stored"] for r in responses) == len(events)
@@ -677,11 +679,9 @@ async def test_concurrent_requests_are_written_together_and_each_is_answered_tru
         assert call is not None and call.ended_at is not None and call.outcome == "not_queued"
 
 
-async def test_a_joined_write_is_bounded_in_bytes(client, session, app):
+async def test_a_joined_write_is_bounded_in_bytes(client, session, app, monkeypatch):
     """A backlog is written in several statements of bounded size, not one of any size: libpq keeps
     a connection's buffers at the largest message it carried (docs/reliability.md, memory)."""
-    import asyncio
-
     secret = await switchboard_secret(session)
     scenarios = [scenario("abandoned") for _ in range(6)]
     events = [e for s in scenarios for src, e in s.events if src == "ari"]
@@ -693,9 +693,9 @@ async def test_a_joined_write_is_bounded_in_bytes(client, session, app):
         weights.append([item.weight for item, _ in batch])
         await original(batch)
 
-    batcher._write = weighing_write
-    bound = 3 * max(2 * len(json.dumps(e)) + 400 for e in events)  # about three bodies a statement
-    batcher._max_bytes = bound
+    bound = 3 * max(2 * len(json.dumps(e)) + 400 for e in events)  # two or three bodies a statement
+    monkeypatch.setattr(batcher, "_write", weighing_write)
+    monkeypatch.setattr(batcher, "_max_bytes", bound)
     responses = await asyncio.gather(*[post(client, "hanoi", "ari", e, secret) for e in events])
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
     assert sum(r.json()["stored"] for r in responses) == len(events)
