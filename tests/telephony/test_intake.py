@@ -563,7 +563,9 @@ async def test_admin_inspects_replays_and_discards_quarantined_bodies(client, se
     admin = await signed_in(session, "admin")
     r = await post(client, "hanoi", "ari", b"{broken", secret)
     assert r.status_code == 400
-    listed = (await client.get("/api/v1/quarantine", headers=admin.headers)).json()
+    page = (await client.get("/api/v1/quarantine", headers=admin.headers)).json()
+    listed = page["bodies"]
+    assert page["total"] == 1 and page["next_before_id"] is None
     assert len(listed) == 1 and listed[0]["reason"].startswith("the body is not valid JSON")
     qid = listed[0]["id"]
     shown = await client.get(f"/api/v1/quarantine/{qid}", headers=admin.headers)
@@ -604,6 +606,33 @@ async def test_admin_inspects_replays_and_discards_quarantined_bodies(client, se
     for role in ("counsellor", "supervisor", "national_supervisor", "analyst"):
         other = await signed_in(session, role)
         assert (await client.get(f"/api/v1/quarantine/{qid}", headers=other.headers)).status_code == 403
+
+
+async def test_the_quarantine_list_is_paged_and_counted(client, session):
+    secrets = {board: await switchboard_secret(session, board) for board in ("hanoi", "danang")}
+    admin = await signed_in(session, "admin")
+    for n in range(7):
+        board = "hanoi" if n % 2 == 0 else "danang"
+        assert (await post(client, board, "ari", b"{broken %d" % n, secrets[board])).status_code == 400
+    seen: list[int] = []
+    before = None
+    while True:
+        query = {"limit": 3, **({"before_id": before} if before is not None else {})}
+        page = (await client.get("/api/v1/quarantine", params=query, headers=admin.headers)).json()
+        assert page["total"] == 7
+        seen += [q["id"] for q in page["bodies"]]
+        before = page["next_before_id"]
+        if before is None:
+            break
+    assert len(seen) == 7 and seen == sorted(seen, reverse=True) and len(set(seen)) == 7
+    hanoi = (
+        await client.get("/api/v1/quarantine", params={"switchboard": "hanoi"}, headers=admin.headers)
+    ).json()
+    assert hanoi["total"] == 4 and {q["switchboard"] for q in hanoi["bodies"]} == {"hanoi"}
+    none = (
+        await client.get("/api/v1/quarantine", params={"status": "replayed"}, headers=admin.headers)
+    ).json()
+    assert none == {"bodies": [], "total": 0, "next_before_id": None}
 
 
 # ---- personal data at rest ---------------------------------------------------------------------

@@ -239,6 +239,12 @@ class QuarantinedBodyOut(QuarantinedOut):
     body: str = Field(description="the body as received (UTF-8; undecodable bytes shown as \\ufffd)")
 
 
+class QuarantinePage(BaseModel):
+    bodies: list[QuarantinedOut]
+    total: int = Field(description="bodies matching the filters, on every page")
+    next_before_id: int | None = Field(description="the before_id of the next (older) page; null on the last")
+
+
 class ReplayOut(BaseModel):
     id: int
     status: str
@@ -270,7 +276,12 @@ async def _quarantined(session: SessionDep, qid: int) -> QuarantinedBody:
     return row
 
 
-@admin_router.get("/quarantine", response_model=list[QuarantinedOut], responses=error_responses(401, 403))
+@admin_router.get(
+    "/quarantine",
+    response_model=QuarantinePage,
+    responses=error_responses(401, 403, 422),
+    summary="Bodies the webhooks could not apply, newest first",
+)
 async def list_quarantine(
     _: AdminUser,
     session: SessionDep,
@@ -278,16 +289,28 @@ async def list_quarantine(
         str | None, Query(alias="status", pattern="^(held|replayed|discarded)$")
     ] = "held",
     switchboard: str | None = None,
+    before_id: Annotated[
+        int | None, Query(description="page on: the next_before_id of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[QuarantinedOut]:
-    from sqlalchemy import select
+) -> QuarantinePage:
+    from sqlalchemy import func, select
 
-    stmt = select(QuarantinedBody).order_by(QuarantinedBody.id.desc()).limit(limit)
+    filters = []
     if status_filter:
-        stmt = stmt.where(QuarantinedBody.status == status_filter)
+        filters.append(QuarantinedBody.status == status_filter)
     if switchboard:
-        stmt = stmt.where(QuarantinedBody.switchboard_code == switchboard)
-    return [_q_out(q) for q in (await session.scalars(stmt)).all()]
+        filters.append(QuarantinedBody.switchboard_code == switchboard)
+    total = await session.scalar(select(func.count()).select_from(QuarantinedBody).where(*filters))
+    stmt = select(QuarantinedBody).where(*filters).order_by(QuarantinedBody.id.desc()).limit(limit)
+    if before_id is not None:
+        stmt = stmt.where(QuarantinedBody.id < before_id)
+    rows = (await session.scalars(stmt)).all()
+    return QuarantinePage(
+        bodies=[_q_out(q) for q in rows],
+        total=total or 0,
+        next_before_id=rows[-1].id if len(rows) == limit else None,
+    )
 
 
 @admin_router.get(

@@ -6,7 +6,7 @@
 // from the page, and nothing here keeps it.
 import { ApiError, api, get, patch, post, put, query } from "./api.js";
 import { addStrings, label, lang, t } from "./i18n.js";
-import { clear, field, fmtDateTime, h, modal, select, table, toast, uid } from "./ui.js";
+import { clear, field, fmtDateTime, fmtNumber, h, modal, select, table, toast, uid } from "./ui.js";
 
 addStrings({
   vi: {
@@ -195,7 +195,7 @@ addStrings({
     "ad.q.event": "sự kiện thứ {n}",
     "ad.q.resolved": "{t} bởi {by}",
     "ad.q.none": "Không có nội dung nào bị cách ly.",
-    "ad.q.limit": "Hiển thị tối đa 100 mục mới nhất.",
+    "ad.q.total": "{n} mục khớp bộ lọc, mới nhất trước.",
     "ad.q.view": "Xem",
     "ad.q.view_label": "Xem nội dung #{id}",
     "ad.q.view_title": "Nội dung bị cách ly #{id}",
@@ -465,7 +465,7 @@ addStrings({
     "ad.q.event": "event {n}",
     "ad.q.resolved": "{t} by {by}",
     "ad.q.none": "Nothing is quarantined.",
-    "ad.q.limit": "At most the 100 newest are shown.",
+    "ad.q.total": "{n} matching the filters, newest first.",
     "ad.q.view": "View",
     "ad.q.view_label": "View body #{id}",
     "ad.q.view_title": "Quarantined body #{id}",
@@ -1618,10 +1618,13 @@ async function quarantineTab(panel, ctx) {
   );
   const boardFilter = select("switchboard", boardOptions(true), { value: memory.quarantineBoard, empty: false });
   const listBox = h("div", { class: "admin-list" });
+  // pages of 100 are walked with before_id; the ones already seen are kept to step back
+  let pages = [null];
   for (const control of [statusFilter, boardFilter]) {
     control.addEventListener("change", () => {
       memory.quarantineStatus = statusFilter.value;
       memory.quarantineBoard = boardFilter.value;
+      pages = [null];
       load();
     });
   }
@@ -1642,15 +1645,29 @@ async function quarantineTab(panel, ctx) {
 
   async function load() {
     loading(listBox);
-    let rows;
+    const before = pages[pages.length - 1];
+    let page;
     try {
-      rows = await get(`/api/v1/quarantine${query({ status: statusFilter.value, switchboard: boardFilter.value })}`);
+      page = await get(`/api/v1/quarantine${query({ status: statusFilter.value, switchboard: boardFilter.value, before_id: before })}`);
     } catch (err) {
       clear(listBox);
       ctx.error(err);
       return;
     }
+    const rows = page.bodies;
+    const paged = pages.length > 1 || page.next_before_id !== null;
+    const nav = paged
+      ? h(
+          "div",
+          { class: "row pager" },
+          h("span", { class: "muted" }, t("ad.a.page", { n: pages.length })),
+          h("button", { type: "button", disabled: pages.length === 1, onclick: () => ((pages = [null]), load()) }, t("ad.a.newest")),
+          h("button", { type: "button", disabled: pages.length === 1, onclick: () => (pages.pop(), load()) }, t("ad.a.newer")),
+          h("button", { type: "button", disabled: page.next_before_id === null, onclick: () => (pages.push(page.next_before_id), load()) }, t("ad.a.older")),
+        )
+      : null;
     fill(clear(listBox), 
+      page.total ? h("p", { class: "muted" }, t("ad.q.total", { n: fmtNumber(page.total) })) : null,
       table(
         [
           { text: "#", class: "num", value: (q) => String(q.id) },
@@ -1683,7 +1700,7 @@ async function quarantineTab(panel, ctx) {
         rows,
         { empty: t("ad.q.none") },
       ),
-      rows.length >= 100 ? h("p", { class: "hint" }, t("ad.q.limit")) : null,
+      nav,
     );
   }
 
