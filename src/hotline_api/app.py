@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from hotline_api import console
+from hotline_api import apidocs, console
 from hotline_api.audit.router import router as audit_router
 from hotline_api.auth.router import auth_router, users_router
 from hotline_api.calls import sweeper
@@ -57,8 +57,6 @@ PUBLIC_PATHS = frozenset(
         "/readyz",
         "/api/v1/auth/login",
         "/docs",
-        "/docs/oauth2-redirect",
-        "/redoc",
         "/openapi.json",
         # the console's files (no data in them) and the redirects to it
         "/",
@@ -166,6 +164,10 @@ def create_app(
         summary="Contact-centre backend of Vietnam's national anti-trafficking hotline (111, 1800 1567)",
         version="0.1.0",
         lifespan=lifespan,
+        # served from this service instead of a CDN: hotline_api.apidocs
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     app.state.head_revision = head_revision()
@@ -194,6 +196,7 @@ def create_app(
     ):
         app.include_router(router)
     console.mount(app)
+    apidocs.mount(app)
     return app
 
 

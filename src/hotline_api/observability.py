@@ -42,7 +42,8 @@ _SECURITY_HEADERS = (
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"strict-transport-security", b"max-age=31536000"),
 )
-# the console's own files may load one another, and its script may call its own origin
+# the console's own files may load one another, and its script may call its own origin; the
+# interactive API docs (/docs, hotline_api.apidocs) are served the same way and take the same policy
 _CONSOLE_HEADERS = (
     (
         b"content-security-policy",
@@ -53,8 +54,6 @@ _CONSOLE_HEADERS = (
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
 )
-# the interactive API docs load their script from a CDN: no CSP there
-_DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 
 
 WEBHOOK_EVENTS = Counter(
@@ -124,8 +123,8 @@ class RequestContextMiddleware:
             if key == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        docs = scope["path"] in _DOCS_PATHS
-        console = scope["path"].startswith("/console")
+        path = scope["path"]
+        page = path.startswith(("/console", "/docs/")) or path == "/docs"
         rid = incoming if incoming and _REQUEST_ID_OK.match(incoming) else secrets.token_hex(8)
         # not reset afterwards: each request runs in its own task (its own context), and the
         # outermost error handler still needs the id to log an unexpected error
@@ -141,11 +140,11 @@ class RequestContextMiddleware:
                 headers.append((b"x-request-id", rid.encode()))
                 present = {k.lower() for k, _ in headers}
                 for name, value in _SECURITY_HEADERS:
-                    if name == b"content-security-policy" and (docs or console):
+                    if name == b"content-security-policy" and page:
                         continue
                     if name not in present:
                         headers.append((name, value))
-                if console:
+                if page:
                     headers.extend(_CONSOLE_HEADERS)
                 message["headers"] = headers
             await send(message)

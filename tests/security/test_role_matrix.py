@@ -104,7 +104,6 @@ OWN_CREDENTIALS = (
     "/readyz",
     "/api/v1/auth/login",
     "/docs",
-    "/redoc",
     "/openapi.json",
     "/console",
     "/",
