@@ -3,6 +3,7 @@ note and moves its referral on; the counsellor's numbers stay hidden from those 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -104,3 +105,38 @@ async def test_a_case_outside_ones_scope_is_not_shown(page: Page, console: Conso
     await sign_in(page, console, far.username)
     await page.evaluate(f"location.hash = '#/cases/{case['id']}'")
     await expect(page.get_by_role("alert")).to_have_text("Không tìm thấy, hoặc bạn không có quyền xem.")
+
+
+async def test_a_code_an_admin_adds_reaches_a_signed_in_supervisor(
+    page: Page, console: ConsoleService
+) -> None:
+    """The console keeps the code lists for five minutes, not for the whole shift."""
+    case, _, _ = await _case_with_referral(console)
+    admin = await console.user("admin")
+    sup = await console.user("supervisor", switchboard="angiang")
+    code = f"test_{uuid.uuid4().hex[:10]}"
+    label_vi = f"Nhóm thử {code[-4:]}"
+    await page.clock.install()
+    await sign_in(page, console, sup.username)
+    await page.evaluate(f"location.hash = '#/cases/{case['id']}'")
+    age = page.get_by_label("Nhóm tuổi")
+    await expect(age.locator("option").first).to_be_attached()
+    async with httpx.AsyncClient(base_url=console.url, headers=await console.token(admin)) as api:
+        r = await api.post(
+            "/api/v1/codes/age_group", json={"code": code, "label_vi": label_vi, "label_en": "Test"}
+        )
+        assert r.status_code == 201, r.text
+        try:
+            # within the five minutes the lists in hand serve
+            await page.evaluate("location.hash = '#/cases'")
+            await page.evaluate(f"location.hash = '#/cases/{case['id']}'")
+            await expect(age.locator("option").first).to_be_attached()
+            await expect(age.locator(f"option[value={code}]")).to_have_count(0)
+            # after them, the next screen reads them again
+            await page.clock.fast_forward("05:30")
+            await page.evaluate("location.hash = '#/cases'")
+            await page.evaluate(f"location.hash = '#/cases/{case['id']}'")
+            await expect(age.locator(f"option[value={code}]")).to_have_text(label_vi)
+        finally:
+            r = await api.patch(f"/api/v1/codes/age_group/{code}", json={"retired": True})
+            assert r.status_code == 200, r.text

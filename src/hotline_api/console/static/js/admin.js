@@ -1320,6 +1320,7 @@ async function codesTab(panel, ctx) {
 
   function replaceList(updated) {
     lists = lists.map((l) => (l.name === updated.name ? updated : l));
+    ctx.forgetCodes(); // this browser's other screens read the lists again
     render();
   }
 

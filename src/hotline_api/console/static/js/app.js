@@ -28,6 +28,8 @@ const VIEWS = [
   { id: "admin", roles: ["admin"], label: "nav.admin", load: () => import("./admin.js") },
 ];
 
+const CODES_MAX_AGE_MS = 5 * 60 * 1000;
+
 const state = {
   session: null, // GET /api/v1/auth/session
   view: null,
@@ -35,6 +37,7 @@ const state = {
   live: null,
   liveListeners: new Set(),
   codes: null,
+  codesAt: 0,
   lastActivity: Date.now(),
   idleTimer: null,
   idleWarning: null,
@@ -59,13 +62,24 @@ const ctx = {
     state.liveListeners.add(fn);
     return () => state.liveListeners.delete(fn);
   },
-  // the code lists, read once per sign-in: {name: {label_vi, label_en, codes: [...]}}
+  // the code lists, {name: {label_vi, label_en, codes: [...]}}, read again once five minutes old:
+  // a code an admin adds reaches a night shift's forms without signing in again. If that read
+  // fails, the lists in hand serve.
   async codes() {
-    if (!state.codes) {
-      const data = await get("/api/v1/codes");
-      state.codes = Object.fromEntries(data.lists.map((l) => [l.name, l]));
+    if (!state.codes || Date.now() - state.codesAt > CODES_MAX_AGE_MS) {
+      try {
+        const data = await get("/api/v1/codes");
+        state.codes = Object.fromEntries(data.lists.map((l) => [l.name, l]));
+        state.codesAt = Date.now();
+      } catch (err) {
+        if (!state.codes) throw err;
+      }
     }
     return state.codes;
+  },
+  // after a change to the lists in this browser (the admin's screen): the next form reads them
+  forgetCodes() {
+    state.codes = null;
   },
   // a screen says when its user is busy (a call in progress): inactivity does not count then
   setBusy(fn) {
