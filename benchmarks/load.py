@@ -277,7 +277,9 @@ def main() -> int:
     parser.add_argument("--counsellors", type=int, default=10, help="routed counsellors per switchboard")
     parser.add_argument("--report-every", type=float, default=30, help="seconds between reports")
     parser.add_argument("--rss-every", type=float, default=10, help="seconds between memory samples")
-    parser.add_argument("--rss-limit-mb", type=float, default=200, help="most resident memory per process, MB (10⁶ bytes)")
+    parser.add_argument(
+        "--rss-limit-mb", type=float, default=200, help="most resident memory per process, MB (10⁶ bytes)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs) in /tmp")
     args = parser.parse_args()
