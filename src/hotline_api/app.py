@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from hotline_api import apidocs, console, memory
+from hotline_api import apidocs, console
 from hotline_api.audit.router import router as audit_router
 from hotline_api.auth.router import auth_router, users_router
 from hotline_api.calls import sweeper
@@ -145,7 +145,6 @@ def create_app(
                         settings.sweep_interval_seconds,
                     ),
                     rollup.running(app.state.sessionmaker),
-                    memory.trimming(settings.memory_trim_seconds),
                 ):
                     yield
             else:

@@ -43,9 +43,6 @@ class Settings(BaseSettings):
     # the buffer memory a large statement or result made it take, so a connection kept for ever
     # holds its largest message for ever (docs/reliability.md, "Memory over time")
     db_connection_lifetime: float = 600
-    # seconds between two returns of the C heap's free pages to the system (glibc's malloc_trim;
-    # hotline_api.memory); 0: never
-    memory_trim_seconds: float = 60
 
     # HTTP
     host: str = "127.0.0.1"
