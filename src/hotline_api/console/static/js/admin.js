@@ -1608,6 +1608,20 @@ async function partnersTab(panel, ctx) {
   await load();
 }
 
+// The pager of a list walked with before_id (the quarantine, the audit log): `pages` holds the
+// before_id of each page seen so far (null: the newest) and is changed in place; `next` is the
+// answer's next_before_id.
+function pager(pages, next, load) {
+  return h(
+    "div",
+    { class: "row pager" },
+    h("span", { class: "muted" }, t("ad.a.page", { n: pages.length })),
+    h("button", { type: "button", disabled: pages.length === 1 && pages[0] === null, onclick: () => (pages.splice(0, pages.length, null), load()) }, t("ad.a.newest")),
+    h("button", { type: "button", disabled: pages.length === 1, onclick: () => (pages.pop(), load()) }, t("ad.a.newer")),
+    h("button", { type: "button", disabled: next === null, onclick: () => (pages.push(next), load()) }, t("ad.a.older")),
+  );
+}
+
 // ---- 5. quarantine -------------------------------------------------------------------------------
 
 async function quarantineTab(panel, ctx) {
@@ -1656,17 +1670,7 @@ async function quarantineTab(panel, ctx) {
       return;
     }
     const rows = page.bodies;
-    const paged = pages.length > 1 || page.next_before_id !== null;
-    const nav = paged
-      ? h(
-          "div",
-          { class: "row pager" },
-          h("span", { class: "muted" }, t("ad.a.page", { n: pages.length })),
-          h("button", { type: "button", disabled: pages.length === 1, onclick: () => ((pages = [null]), load()) }, t("ad.a.newest")),
-          h("button", { type: "button", disabled: pages.length === 1, onclick: () => (pages.pop(), load()) }, t("ad.a.newer")),
-          h("button", { type: "button", disabled: page.next_before_id === null, onclick: () => (pages.push(page.next_before_id), load()) }, t("ad.a.older")),
-        )
-      : null;
+    const nav = pages.length > 1 || page.next_before_id !== null ? pager(pages, page.next_before_id, load) : null;
     fill(clear(listBox), 
       page.total ? h("p", { class: "muted" }, t("ad.q.total", { n: fmtNumber(page.total) })) : null,
       table(
@@ -1922,14 +1926,7 @@ async function auditTab(panel, ctx) {
       const name = e.actor_user_id !== null ? names.get(e.actor_user_id) : null;
       return name ? [name, h("small", { class: "block" }, e.actor)] : e.actor;
     };
-    const nav = h(
-      "div",
-      { class: "row pager" },
-      h("span", { class: "muted" }, t("ad.a.page", { n: pages.length })),
-      h("button", { type: "button", disabled: pages.length === 1 && pages[0] === null, onclick: () => ((pages = [null]), load()) }, t("ad.a.newest")),
-      h("button", { type: "button", disabled: pages.length === 1, onclick: () => (pages.pop(), load()) }, t("ad.a.newer")),
-      h("button", { type: "button", disabled: page.next_before_id === null, onclick: () => (pages.push(page.next_before_id), load()) }, t("ad.a.older")),
-    );
+    const nav = pager(pages, page.next_before_id, load);
     fill(clear(listBox), 
       table(
         [
