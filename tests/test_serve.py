@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -88,6 +89,7 @@ class Serve:
 
     data: Path
     env_extra: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
@@ -101,7 +103,7 @@ class Serve:
 
     def start(self) -> Serve:
         cmd = [sys.executable, "-m", "hotline_api", "serve", "--port", str(self.port)]
-        cmd += ["--data-dir", str(self.data)]
+        cmd += ["--data-dir", str(self.data), *self.args]
         with self._log("out").open("wb") as out, self._log("err").open("wb") as err:
             self.started_at = time.monotonic()
             # cwd: the service reads a .env file from its working folder; the test's must not leak in.
@@ -123,6 +125,26 @@ class Serve:
     @property
     def stderr(self) -> str:
         return self._log("err").read_text(errors="replace")
+
+    def log(self, message_start: str) -> list[dict[str, object]]:
+        """The JSON log lines on stderr whose message starts with ``message_start``."""
+        found = []
+        for line in self.stderr.splitlines():
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if isinstance(entry, dict) and str(entry.get("message", "")).startswith(message_start):
+                    found.append(entry)
+        return found
+
+    def workers(self) -> set[int]:
+        """The uvicorn worker processes of ``serve --workers N``."""
+        assert self.proc is not None
+        found = set()
+        for pid in _children(self.proc.pid):
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.add(pid)
+        return found
 
     def output(self) -> str:
         return f"--- stdout\n{self.stdout}\n--- stderr\n{self.stderr[-4000:]}"
@@ -200,8 +222,10 @@ class Services:
         self.folders.append(base)
         return base / "d"
 
-    def start(self, data: Path, env_extra: dict[str, str] | None = None) -> Serve:
-        serve = Serve(data, env_extra or {})
+    def start(
+        self, data: Path, env_extra: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> Serve:
+        serve = Serve(data, env_extra or {}, args or [])
         self.started.append(serve)
         return serve.start()
 
@@ -388,3 +412,116 @@ def test_a_half_set_key_configuration_is_refused_without_a_traceback(tmp_path: P
     )
     assert result.returncode == 2
     assert "HOTLINE_HASH_KEY" in result.stderr and "Traceback" not in result.stderr + result.stdout
+
+
+MEMORY_LIMIT = "HOTLINE_MEMORY_LIMIT_MB"
+MEMORY_CHECK = "HOTLINE_MEMORY_CHECK_SECONDS"
+
+
+def _size_at_start(services: Services, data: Path, args: list[str], processes: int) -> float:
+    """The MB a service process has when it starts, as its memory guard reads it. Measured with a
+    limit below it: the guard must then say so and stay off, the service serving on unharmed."""
+    serve = services.start(data, {MEMORY_LIMIT: "1", MEMORY_CHECK: "0.2"}, args)
+    serve.wait_ready()
+    postmaster = _postmaster_pid(data)
+    deadline = time.monotonic() + 30
+    while len(off := serve.log("memory guard off")) < processes:
+        assert time.monotonic() < deadline, serve.output()
+        time.sleep(0.1)
+    assert all(entry["level"] == "ERROR" and entry["limit_mb"] == 1 for entry in off), off
+    workers = serve.workers()
+    time.sleep(1.5)  # seven checks' time: nothing is ended
+    assert httpx.get(f"{serve.url}/readyz", timeout=5).status_code == 200
+    assert serve.workers() == workers and not serve.log("memory limit reached"), serve.output()
+    assert serve.interrupt() in (0, 130), serve.output()
+    assert_nothing_left(data, {postmaster} if postmaster else set())
+    return max(float(entry["resident_mb"]) for entry in off)  # type: ignore[arg-type]
+
+
+def _work(client: httpx.Client, password: str) -> list[int]:
+    """A sign-in and the API's description: what makes a new process grow. A request whose connection
+    is closed unanswered is sent once more, as every client of the service does."""
+
+    def send(method: str, path: str, **kw: object) -> httpx.Response:
+        try:
+            return client.request(method, path, **kw)  # type: ignore[arg-type]
+        except httpx.TransportError:
+            return client.request(method, path, **kw)  # type: ignore[arg-type]
+
+    login = send("POST", "/api/v1/auth/login", json={"username": "admin", "password": password})
+    if login.status_code != 200:
+        return [login.status_code]
+    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    return [login.status_code, send("GET", "/openapi.json", headers=auth).status_code]
+
+
+def _fresh_connections(url: str) -> httpx.Client:
+    # a new connection for every request, so that none is found closed by a process that stopped
+    return httpx.Client(base_url=url, timeout=15, limits=httpx.Limits(max_keepalive_connections=0))
+
+
+def test_a_worker_past_its_memory_limit_is_replaced_while_the_service_answers(
+    cold: ColdStart, services: Services
+):
+    args = ["--workers", "2"]
+    start_size = _size_at_start(services, cold.data, args, processes=2)
+    serve = services.start(cold.data, {MEMORY_LIMIT: f"{start_size + 4:.1f}", MEMORY_CHECK: "0.2"}, args)
+    serve.wait_ready()
+    postmaster = _postmaster_pid(cold.data)
+    first = serve.workers()
+    assert len(first) == 2, serve.output()
+    statuses: list[int] = []
+    deadline = time.monotonic() + 120
+    with _fresh_connections(serve.url) as client:
+        while not serve.log("memory limit reached"):
+            assert time.monotonic() < deadline, f"no worker reached {start_size + 4:.1f} MB\n{serve.output()}"
+            statuses += _work(client, cold.password)
+        # uvicorn's supervisor starts another in its place; the requests are answered meanwhile
+        while not (
+            (now := serve.workers()) - first and len(now) == 2 and len(serve.log("memory guard on")) >= 3
+        ):
+            assert time.monotonic() < deadline, f"the worker was not replaced\n{serve.output()}"
+            statuses += _work(client, cold.password)
+        statuses += [client.get("/readyz").status_code for _ in range(5)]
+    assert statuses and set(statuses) == {200}, statuses
+    reached = serve.log("memory limit reached")[0]
+    assert float(reached["resident_mb"]) >= float(reached["limit_mb"]) == round(start_size + 4, 1)  # type: ignore[arg-type]
+    # the processes that reached the limit are gone (both first ones may be: they grew alike; so may a
+    # new one, a few MB above its start size after this test's requests), and two serve
+    ended = {int(str(entry["message"]).split("[")[1].split("]")[0]) for entry in serve.log("Child process [")}
+    assert ended & first and not ended & now, serve.output()
+    assert serve.proc is not None and serve.proc.poll() is None
+    assert serve.interrupt() in (0, 130), serve.output()
+    assert_nothing_left(cold.data, {postmaster} if postmaster else set())
+
+
+def test_one_process_past_its_memory_limit_stops_for_its_supervisor_to_restart_it(
+    cold: ColdStart, services: Services
+):
+    start_size = _size_at_start(services, cold.data, [], processes=1)
+    serve = services.start(cold.data, {MEMORY_LIMIT: f"{start_size + 4:.1f}", MEMORY_CHECK: "0.2"})
+    serve.wait_ready()
+    postmaster = _postmaster_pid(cold.data)
+    assert serve.proc is not None
+    statuses: list[int] = []
+    deadline = time.monotonic() + 120
+    with _fresh_connections(serve.url) as client:
+        while serve.proc.poll() is None:
+            assert time.monotonic() < deadline, (
+                f"the process did not reach {start_size + 4:.1f} MB\n{serve.output()}"
+            )
+            try:
+                statuses += _work(client, cold.password)
+            except httpx.TransportError:
+                break  # it stopped taking connections
+    try:
+        code = serve.proc.wait(30)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"serve did not exit at its memory limit\n{serve.output()}")
+    assert code == 75, serve.output()  # EX_TEMPFAIL: systemd's Restart=on-failure starts it again
+    assert statuses and set(statuses) == {200}, statuses
+    assert serve.log("memory limit reached"), serve.output()
+    assert "stopped at its memory limit" in " ".join(serve.stderr.split())
+    assert "Traceback" not in serve.stderr
+    # as on any stop, the embedded PostgreSQL it started is stopped with it
+    assert_nothing_left(cold.data, {postmaster} if postmaster else set())

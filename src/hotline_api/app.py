@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -31,7 +31,8 @@ from hotline_api.db.session import (
 )
 from hotline_api.errors import install_error_handlers
 from hotline_api.fastpath import WebhookFastPath
-from hotline_api.observability import WEBHOOK_LAST_EVENT, RequestContextMiddleware
+from hotline_api.observability import WEBHOOK_LAST_EVENT, RequestContextMiddleware, configure_logging
+from hotline_api.ops import memory
 from hotline_api.ops.router import router as ops_router
 from hotline_api.privacy.crypto import Keyring
 from hotline_api.privacy.keys import check_keys, load_or_create_keyring
@@ -90,8 +91,14 @@ def _gauge_value(code: str) -> float:
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: AsyncEngine | None = None, keyring: Keyring | None = None
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    keyring: Keyring | None = None,
+    on_memory_limit: Callable[[], None] | None = None,
 ) -> FastAPI:
+    """The service. ``on_memory_limit``: how this process ends itself when it grows past
+    HOTLINE_MEMORY_LIMIT_MB (hotline_api.ops.memory); None, as in tests: no memory guard."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -138,6 +145,11 @@ def create_app(
         try:
             if own_engine:
                 # only the real service sweeps; tests call the sweeper themselves
+                guard = None
+                if on_memory_limit is not None and settings.memory_limit_mb > 0:
+                    guard = memory.MemoryGuard(
+                        settings.memory_limit_mb, settings.memory_check_seconds, on_memory_limit
+                    )
                 async with (
                     sweeper.running(
                         app.state.sessionmaker,
@@ -145,6 +157,7 @@ def create_app(
                         settings.sweep_interval_seconds,
                     ),
                     rollup.running(app.state.sessionmaker),
+                    memory.guarding(guard),
                 ):
                     yield
             else:
@@ -201,5 +214,10 @@ def create_app(
 
 
 def app_factory() -> FastAPI:
-    """For uvicorn --factory (worker processes)."""
-    return create_app()
+    """For uvicorn --factory (the processes of ``serve --workers N``): the service with its memory
+    guard, which ends the process as SIGTERM would for uvicorn's supervisor to start a new one."""
+    settings = get_settings()
+    # a worker is a new interpreter: without this its log would be Python's bare last-resort
+    # handler, warnings only, not JSON, no request lines
+    configure_logging(settings.log_level)
+    return create_app(settings, on_memory_limit=memory.terminate_self)

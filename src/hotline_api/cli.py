@@ -40,6 +40,9 @@ cli.command()(restore)
 out = Console()
 err = Console(stderr=True)
 
+# EX_TEMPFAIL: a one-process service that reached HOTLINE_MEMORY_LIMIT_MB; start it again
+EXIT_MEMORY_LIMIT = 75
+
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="data folder (HOTLINE_DATA_DIR)")]
 
 
@@ -231,22 +234,45 @@ def serve(
             log_config=None,
             timeout_graceful_shutdown=10,
         )
+        if workers > 1:
+            # each worker's memory guard ends it with SIGTERM; uvicorn's supervisor starts another
+            uvicorn.run("hotline_api.app:app_factory", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+            return
+        # one process: past the memory limit it stops as on SIGTERM and exits with EX_TEMPFAIL, for
+        # systemd (Restart=on-failure or always) or Docker to start it again
+        replaced = False
+
+        def end_for_memory() -> None:
+            nonlocal replaced
+            replaced = True
+            server.should_exit = True
+
+        app = create_app(settings, on_memory_limit=end_for_memory)
+        server: uvicorn.Server
         if demo_setup is not None:
             from hotline_api import demo as demo_mode
 
             runner = demo_mode.DemoRunner(demo_mode.client_url(host, port), demo_setup, settings, demo_rate)
-            server = demo_mode.DemoServer(uvicorn.Config(create_app(settings), **common), runner)  # type: ignore[arg-type]
+            server = demo_mode.DemoServer(uvicorn.Config(app, **common), runner)  # type: ignore[arg-type]
             runner.start()
             try:
-                server.run()
+                with contextlib.suppress(KeyboardInterrupt):  # uvicorn passes Ctrl-C on once stopped
+                    server.run()
             finally:
                 runner.stop()
-            if not server.started:
-                raise typer.Exit(3)
-        elif workers > 1:
-            uvicorn.run("hotline_api.app:app_factory", factory=True, workers=workers, **common)  # type: ignore[arg-type]
         else:
-            uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+            server = uvicorn.Server(uvicorn.Config(app, **common))  # type: ignore[arg-type]
+            with contextlib.suppress(KeyboardInterrupt):
+                server.run()
+        if not server.started:
+            raise typer.Exit(3)
+        if replaced:
+            err.print(
+                f"the service stopped at its memory limit (HOTLINE_MEMORY_LIMIT_MB={settings.memory_limit_mb:g}) "
+                f"to be started again; exit status {EXIT_MEMORY_LIMIT}",
+                markup=False,
+            )
+            raise typer.Exit(EXIT_MEMORY_LIMIT)
 
 
 @cli.command()

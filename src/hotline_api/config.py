@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     log_level: str = "info"
+    # a service process resident past this many MB (10^6 bytes) finishes its requests and exits, to
+    # be started again by its supervisor; 0: never (hotline_api.ops.memory, docs/reliability.md)
+    memory_limit_mb: float = Field(default=180, ge=0)
+    memory_check_seconds: float = Field(default=30, gt=0)
     # Peers whose X-Forwarded-For is believed (a reverse proxy); empty: none.
     trusted_proxies: list[str] = Field(default_factory=list)
 
