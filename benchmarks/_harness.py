@@ -318,10 +318,14 @@ async def issue_secrets(url: str, keyring: Any) -> dict[str, str]:
 
 
 class Service:
-    """``hotline-api serve --workers 1`` on ``port``: one process, its JSON log in ``logs/``."""
+    """``hotline-api serve --workers N`` on ``port`` (one process unless ``workers`` > 1: then
+    uvicorn's supervisor and its workers), its JSON log in ``logs/``."""
 
-    def __init__(self, name: str, port: int, env: dict[str, str], logs: Path, cwd: Path) -> None:
+    def __init__(
+        self, name: str, port: int, env: dict[str, str], logs: Path, cwd: Path, workers: int = 1
+    ) -> None:
         self.name, self.port, self.env, self.logs, self.cwd = name, port, env, logs, cwd
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
         self._files: list[IO[bytes]] = []
         self.starts = 0
@@ -350,7 +354,7 @@ class Service:
                 "--port",
                 str(self.port),
                 "--workers",
-                "1",
+                str(self.workers),
                 "--no-migrate",
             ],
             cwd=self.cwd,  # an empty folder: no stray .env
@@ -360,6 +364,41 @@ class Service:
             start_new_session=True,
         )
         self.starts += 1
+
+    def worker_pids(self) -> list[int]:
+        """With ``workers`` > 1: the worker processes uvicorn's supervisor runs now."""
+        pid = self.pid
+        if pid is None or self.workers == 1:
+            return []
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, IndexError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if (
+                    fields[0] != "Z"
+                    and int(fields[1]) == pid
+                    and b"spawn_main" in (entry / "cmdline").read_bytes()
+                ):
+                    found.append(int(entry.name))
+        return sorted(found)
+
+    def log_size(self) -> int:
+        try:
+            return self.stderr_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_count(self, message_start: str, since: int = 0) -> int:
+        """How many lines of the log from byte ``since`` on have a message that starts so."""
+        needle = f'"message": "{message_start}'.encode()
+        try:
+            with self.stderr_path.open("rb") as log:
+                log.seek(since)
+                return log.read().count(needle)
+        except OSError:
+            return 0
 
     def wait_ready(self, timeout: float = 60) -> float:
         """Seconds until GET /readyz answers 200."""

@@ -23,6 +23,9 @@ and ``balancer`` below.
   would); Hà Nội posts to that process, Đà Nẵng and An Giang to the other;
 - ``balancer``: both processes behind one address (a round-robin TCP balancer that skips a backend
   whose connect fails); one killed with SIGKILL, started again ``--outage`` s later;
+- ``recycle``: one ``hotline-api serve --workers 2`` instead of two processes; one of its workers
+  gets SIGTERM, as its memory guard sends itself past ``HOTLINE_MEMORY_LIMIT_MB``: it finishes its
+  requests and exits, and uvicorn starts another on the same socket;
 - ``network``: the services reach PostgreSQL through a TCP proxy; for ``--outage`` s it drops every
   connection and refuses new ones;
 - ``read-only``: ``ALTER SYSTEM SET default_transaction_read_only = on`` and a reload for
@@ -88,7 +91,7 @@ from benchmarks._harness import (
     sql,
 )
 
-FAULTS = ("pg-restart", "kill", "balancer", "network", "read-only", "disk-full")
+FAULTS = ("pg-restart", "kill", "balancer", "recycle", "network", "read-only", "disk-full")
 DATABASE_FAULTS = ("pg-restart", "network", "read-only", "disk-full")
 
 
@@ -188,6 +191,34 @@ async def fault_balancer(ctx: Context) -> Window:
     return Window(t0, time.monotonic(), t0)
 
 
+async def fault_recycle(ctx: Context) -> Window:
+    """``serve --workers 2``: one worker gets SIGTERM — what its memory guard sends itself past
+    HOTLINE_MEMORY_LIMIT_MB (hotline_api.ops.memory) — finishes its requests and exits, and uvicorn's
+    supervisor starts another on the same socket. The fault lasts until the new worker has started."""
+    service = ctx.services[0]
+    before = service.worker_pids()
+    victim = before[0]
+    since = service.log_size()  # the log from here on only: it grows by a line per request
+    t0 = time.monotonic()
+    os.kill(victim, signal.SIGTERM)
+    while not (
+        len(now := service.worker_pids()) == 2
+        and victim not in now
+        and service.log_count("Application startup complete", since) > 0
+    ):
+        if time.monotonic() - t0 > 60:
+            raise RuntimeError(f"no new worker within 60 s; see {service.stderr_path}")
+        await asyncio.sleep(0.1)
+    t1 = time.monotonic()
+    gone = service.log_count("Finished server process [", since) > 0
+    ctx.notes.append(
+        f"worker {victim} of {service.name} (--workers 2, one address) sent SIGTERM; "
+        f"{'it finished its requests and exited' if gone else 'it exited'}, and worker "
+        f"{(set(now) - set(before)).pop()} took its place, started {t1 - t0:.1f} s after the signal"
+    )
+    return Window(t0, t1, t0)
+
+
 async def fault_network(ctx: Context) -> Window:
     assert ctx.proxy is not None
     t0 = time.monotonic()
@@ -263,6 +294,7 @@ SCENARIOS: dict[str, Callable[[Context], Awaitable[Window]]] = {
     "pg-restart": fault_pg_restart,
     "kill": fault_kill,
     "balancer": fault_balancer,
+    "recycle": fault_recycle,
     "network": fault_network,
     "read-only": fault_read_only,
     "disk-full": fault_disk_full,
@@ -296,8 +328,11 @@ def run_fault(name: str, args: argparse.Namespace) -> Result:
             ctx.proxy = Relay("proxy", free_port(), [socket_path], logs)
             relays.append(ctx.proxy)
             env["HOTLINE_DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:{ctx.proxy.port}/bench"
-        for i in range(2):
-            services.append(Service(f"svc{i}", free_port(), env, logs, base / "svc"))
+        if name == "recycle":
+            services.append(Service("svc", free_port(), env, logs, base / "svc", workers=2))
+        else:
+            for i in range(2):
+                services.append(Service(f"svc{i}", free_port(), env, logs, base / "svc"))
         for s in services:
             s.start()
         for s in services:
@@ -332,7 +367,7 @@ async def drive(ctx: Context, pick: Pick) -> Result:
 
     def groups() -> dict[str, list[int]]:
         g = {
-            "service": [s.pid for s in ctx.services if s.pid is not None],
+            "service": [p for s in ctx.services if s.pid is not None for p in (s.pid, *s.worker_pids())],
             "postgres": ctx.cluster.pids(),
             "driver": [os.getpid()],
         }
@@ -569,7 +604,8 @@ def main() -> int:
     print(f"machine: {machine()}")
     print(
         f"load: {args.live_per_minute:g} live calls/min + {args.relay_per_second:g} relay calls/s for "
-        f"{args.duration:g} s, fault at {args.fault_at:g} s; 2 service processes; "
+        f"{args.duration:g} s, fault at {args.fault_at:g} s; 2 service processes (recycle: one with 2 "
+        f"workers); "
         f"{args.counsellors} routed counsellors per switchboard"
     )
     results = []
