@@ -1,8 +1,8 @@
 """The memory ceiling of a service process (PRODUCT.md: at most 200 MB resident per process).
 
 Under load a process's resident size creeps up by about 1 MiB an hour after its warm-up: glibc's
-heap keeps the pages of memory freed among blocks still in use, and nothing in the process can make
-it give them back (docs/reliability.md, "Memory over time"). So that the ceiling holds however long
+heap keeps the pages of memory freed among blocks still in use, and handing them back
+(``malloc_trim``) does not hold the size down (docs/reliability.md, "Memory over time"). So that the ceiling holds however long
 a process runs, every ``hotline-api serve`` process reads its own size every
 ``HOTLINE_MEMORY_CHECK_SECONDS``; once it passes ``HOTLINE_MEMORY_LIMIT_MB`` the process stops
 taking connections, finishes the requests it holds, and exits, to be started again at its warm-up
