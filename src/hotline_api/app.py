@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from hotline_api import apidocs, console
+from hotline_api import apidocs, background, console
 from hotline_api.audit.router import router as audit_router
 from hotline_api.auth.router import auth_router, users_router
 from hotline_api.calls import sweeper
@@ -157,7 +157,7 @@ def create_app(
                         settings.sweep_interval_seconds,
                     ),
                     rollup.running(app.state.sessionmaker),
-                    memory.guarding(guard),
+                    background.running(guard.run() if guard is not None else None),
                 ):
                     yield
             else:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from hotline_api import background
 from hotline_api.ops import memory
 from hotline_api.ops.memory import MB, MemoryGuard
 
@@ -79,7 +80,7 @@ async def test_a_moment_without_a_reading_is_skipped():
     assert exits.count == 1
 
 
-async def test_guarding_stops_the_guard_with_the_block():
+async def test_the_guard_stops_with_its_block():
     reads = 0
 
     def read() -> int:
@@ -87,7 +88,7 @@ async def test_guarding_stops_the_guard_with_the_block():
         reads += 1
         return 100 * MB
 
-    async with memory.guarding(MemoryGuard(180, 0.01, Exits(), read=read)):
+    async with background.running(MemoryGuard(180, 0.01, Exits(), read=read).run()):
         await asyncio.sleep(0.1)
     seen = reads
     assert seen >= 2

@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hotline_api import background
 from hotline_api.calls.service import sweep
 
 logger = logging.getLogger(__name__)
@@ -46,12 +47,8 @@ async def run_forever(maker: async_sessionmaker[AsyncSession], idle: timedelta, 
         await asyncio.sleep(interval)
 
 
-@contextlib.asynccontextmanager
-async def running(maker: async_sessionmaker[AsyncSession], idle: timedelta, interval: float):  # type: ignore[no-untyped-def]
-    task = asyncio.create_task(run_forever(maker, idle, interval))
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def running(
+    maker: async_sessionmaker[AsyncSession], idle: timedelta, interval: float
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """The sweeper, for the life of a service process."""
+    return background.running(run_forever(maker, idle, interval))

@@ -17,11 +17,10 @@ says so in the log and stays off instead.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 from prometheus_client import Gauge
 
@@ -114,18 +113,3 @@ class MemoryGuard:
                 )
                 self.on_limit()
                 return
-
-
-@contextlib.asynccontextmanager
-async def guarding(guard: MemoryGuard | None) -> AsyncIterator[None]:
-    """Run ``guard`` (if any) beside the block."""
-    if guard is None:
-        yield
-        return
-    task = asyncio.create_task(guard.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hotline_api import background
 
 logger = logging.getLogger(__name__)
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -125,10 +127,9 @@ async def refreshed_at(session: AsyncSession) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-@contextlib.asynccontextmanager
-async def running(
+def running(
     sessionmaker: async_sessionmaker[AsyncSession], interval: float = REFRESH_SECONDS
-) -> AsyncIterator[None]:
+) -> contextlib.AbstractAsyncContextManager[None]:
     """The refresher, for the life of a service process."""
 
     async def loop() -> None:
@@ -143,10 +144,4 @@ async def running(
                 logger.warning("report rollup refresh failed: %s", type(exc).__name__)
             await asyncio.sleep(interval)
 
-    task = asyncio.create_task(loop())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return background.running(loop())
